@@ -1,0 +1,106 @@
+# statestore-perf: the two commands a person types are `make perf-gate` and `make test`.
+# Every target installs what it needs first (tools/setup.sh), so a fresh Debian 12
+# machine needs nothing but `git clone` before them.
+#
+#   make perf-gate [PROFILE=quick|full|tiny] [BASE=<git ref>] [GATE_ARGS=...]
+#   make test
+#   make perf-baseline [PROFILE=...]   write baselines/<profile>.json for review
+#   make bench | report | perf-gate-selftest | clean
+
+PROFILE ?= quick
+BASE ?=
+BUILD_DIR ?= build
+REPORT_DIR ?= reports
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+PYTHON := /usr/bin/python3
+GATE := PYTHONPATH=tools $(PYTHON) -m perfgate
+BENCHRUN := PYTHONPATH=tools $(PYTHON) -m benchrun
+GATE_ARGS ?=
+
+RELEASE_DIR := $(BUILD_DIR)/release
+ASAN_DIR := $(BUILD_DIR)/asan
+STATE_BENCH := $(RELEASE_DIR)/benches/state_bench
+RESULTS := $(REPORT_DIR)/results-$(PROFILE).json
+BASELINE := baselines/$(PROFILE).json
+
+.PHONY: all setup setup-test build build-asan test test-cpp test-python lint-workflow \
+        bench perf-gate perf-baseline report perf-gate-selftest clean
+
+all: build
+
+setup:
+	@tools/setup.sh build
+
+setup-test:
+	@tools/setup.sh test
+
+# CMake re-runs itself when a CMakeLists.txt changes; configure only once here.
+$(RELEASE_DIR)/CMakeCache.txt: | setup
+	@echo "== configure Release ($(RELEASE_DIR))"
+	@cmake -S . -B $(RELEASE_DIR) -DCMAKE_BUILD_TYPE=Release >/dev/null
+
+$(ASAN_DIR)/CMakeCache.txt: | setup
+	@echo "== configure ASan/UBSan ($(ASAN_DIR))"
+	@cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Debug -DSTATESTORE_SANITIZE=ON \
+	  -DSTATESTORE_BUILD_PEERS=OFF >/dev/null
+
+build: $(RELEASE_DIR)/CMakeCache.txt
+	@echo "== build Release"
+	@cmake --build $(RELEASE_DIR) -j$(JOBS) -- --no-print-directory | grep -vE '^\[ *[0-9]+%\] (Building|Linking)' || true
+	@test -x $(STATE_BENCH) || { echo "build failed" >&2; exit 1; }
+	@cmake --build $(RELEASE_DIR) -j$(JOBS) >/dev/null
+
+build-asan: $(ASAN_DIR)/CMakeCache.txt
+	@echo "== build ASan/UBSan"
+	@cmake --build $(ASAN_DIR) -j$(JOBS) >/dev/null
+
+test: setup-test
+	@$(MAKE) --no-print-directory test-cpp test-python lint-workflow
+	@echo "== make test: all suites passed"
+
+test-cpp: build build-asan
+	@echo "== ctest Release"
+	@ctest --test-dir $(RELEASE_DIR) --output-on-failure -j$(JOBS)
+	@echo "== ctest ASan/UBSan"
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir $(ASAN_DIR) --output-on-failure -j$(JOBS)
+
+test-python: build
+	@echo "== pytest"
+	@STATE_BENCH=$(abspath $(STATE_BENCH)) PYTHONPATH=tools $(PYTHON) -m pytest -q -p no:cacheprovider tools/tests
+
+lint-workflow:
+	@echo "== lint .github/workflows"
+	@cd tools/workflow-lint && npm ci --silent --no-audit --no-fund >/dev/null 2>&1 || npm ci --no-audit --no-fund
+	@for f in .github/workflows/*.yml; do \
+	  tools/workflow-lint/node_modules/.bin/action-validator "$$f" || exit 1; echo "   ok $$f"; done
+
+bench: build
+	@mkdir -p $(REPORT_DIR)
+	@echo "== state_bench --profile=$(PROFILE) -> $(RESULTS)"
+	@$(BENCHRUN) single --bench $(STATE_BENCH) --profile $(PROFILE) --out $(RESULTS)
+
+ifeq ($(strip $(BASE)),)
+perf-gate: bench
+	@echo "== perfgate check against $(BASELINE)"
+	@$(GATE) check --baseline $(BASELINE) --results $(RESULTS) --report-dir $(REPORT_DIR) $(GATE_ARGS)
+else
+perf-gate: build
+	@echo "== same-run A/B: $(BASE) (base) against the working tree (head)"
+	@$(BENCHRUN) ab --base-ref $(BASE) --head-bench $(STATE_BENCH) --profile $(PROFILE) \
+	  --build-dir $(BUILD_DIR) --report-dir $(REPORT_DIR) --baseline $(BASELINE) -- $(GATE_ARGS)
+endif
+
+perf-baseline: bench
+	@$(GATE) baseline --results $(RESULTS) --out $(BASELINE)
+	@echo "== wrote $(BASELINE): review it, then commit it"
+
+report:
+	@$(GATE) report --results $(RESULTS) --report-dir $(REPORT_DIR)
+
+perf-gate-selftest: build
+	@$(BENCHRUN) selftest --build-dir $(BUILD_DIR) --report-dir $(REPORT_DIR)
+
+clean:
+	rm -rf $(BUILD_DIR) tools/workflow-lint/node_modules
+	find $(REPORT_DIR) -mindepth 1 ! -name .gitkeep -delete

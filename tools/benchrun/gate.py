@@ -1,0 +1,32 @@
+"""Calls the gate (perfgate) as a separate process: benchrun never judges."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from benchrun.errors import BenchRunError
+
+TOOLS_DIR = Path(__file__).resolve().parent.parent
+
+
+def check(baseline: Path, results: Path, report_dir: Path, extra: list[str]) -> int:
+    """Runs `perfgate check`; returns its exit code (0 pass, 1 fail, 2 bad input)."""
+    env = dict(os.environ, PYTHONPATH=str(TOOLS_DIR))
+    cmd = [sys.executable, "-m", "perfgate", "check", "--baseline", str(baseline),
+           "--results", str(results), "--report-dir", str(report_dir), *extra]
+    return subprocess.run(cmd, env=env, check=False).returncode
+
+
+def regressed_benchmarks(report_dir: Path) -> list[str]:
+    """Names of the benchmarks the last check in `report_dir` marked regressed."""
+    path = report_dir / "verdict.json"
+    try:
+        verdict = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise BenchRunError(f"cannot read the gate's verdict {path}: {exc}") from exc
+    return sorted({row["benchmark"] for row in verdict.get("rows", [])
+                   if row.get("status") == "regressed"})
