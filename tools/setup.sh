@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages statestore-perf needs, when they are missing.
 #
-#   tools/setup.sh build   compiler, CMake, libraries, the gate's Python packages
-#   tools/setup.sh test    all of the above, plus valgrind, Chromium (report test)
+#   tools/setup.sh build   compiler, CMake, libraries, valgrind (instruction
+#                          counts), the gate's Python packages
+#   tools/setup.sh test    all of the above, plus Chromium (report test)
 #                          and npm (workflow linter)
 #
 # Idempotent and silent when everything is present. Uses sudo when not root.
@@ -13,10 +14,10 @@ group="${1:-build}"
 
 build_packages=(
   g++ cmake make pkg-config git
-  libbenchmark-dev catch2 libabsl-dev liblmdb-dev libxxhash-dev
-  python3 python3-pandas python3-jinja2 python3-scipy python3-pytest
+  libbenchmark-dev catch2 libabsl-dev liblmdb-dev libxxhash-dev valgrind
+  python3 python3-pandas python3-jinja2 python3-scipy python3-pytest python3-yaml
 )
-test_packages=(valgrind chromium fonts-dejavu-core)
+test_packages=(chromium fonts-dejavu-core)
 
 case "$group" in
   build) wanted=("${build_packages[@]}") ;;

@@ -7,7 +7,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from benchrun import ab, build, gate
+from benchrun import ab, build, gate, gbjson, instr
 from benchrun.runner import BenchBinary, RunSpec, run
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
@@ -44,7 +44,19 @@ def build_parser() -> argparse.ArgumentParser:
     abp.add_argument("--baseline", type=Path, default=None,
                      help="committed baseline (kept for the record; A/B judges head against base)")
     abp.add_argument("gate_args", nargs="*", help="extra arguments for perfgate check (after --)")
+    ins = sub.add_parser("instr", help="instructions per operation under callgrind (state_instr)")
+    ins.add_argument("--bench", type=Path, required=True, help="path of state_instr")
+    ins.add_argument("--ops", type=int, default=instr.DEFAULT_OPS, help="operations per workload")
+    ins.add_argument("--filter", default=".", help="regex of workload names")
+    ins.add_argument("--out", type=Path, required=True, help="JSON file to write")
     return parser
+
+
+def cmd_instr(args: argparse.Namespace) -> int:
+    data = instr.measure(args.bench, args.ops, args.filter)
+    gbjson.write(data, args.out)
+    print(f"benchrun: instructions per op of {len(data['benchmarks'])} workloads -> {args.out}", file=sys.stderr)
+    return 0
 
 
 def cmd_single(args: argparse.Namespace) -> int:
@@ -87,5 +99,5 @@ def cmd_ab(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"single": cmd_single, "ab": cmd_ab}
+    handlers = {"single": cmd_single, "ab": cmd_ab, "instr": cmd_instr}
     return handlers[args.command](args)

@@ -51,7 +51,16 @@ constexpr std::size_t SnapshotSize(std::size_t entry_count, std::size_t kv_bytes
 class SnapshotWriter {
  public:
   SnapshotWriter(std::string& out, std::size_t entry_count, std::size_t kv_bytes);
-  void add(std::string_view key, std::string_view value);
+  // Inline: a snapshot calls this once per entry.
+  void add(std::string_view key, std::string_view value) {
+    const std::uint32_t lengths[2] = {static_cast<std::uint32_t>(key.size()), static_cast<std::uint32_t>(value.size())};
+    std::memcpy(cursor_, lengths, kSnapshotEntryHeaderSize);
+    cursor_ += kSnapshotEntryHeaderSize;
+    if (!key.empty()) std::memcpy(cursor_, key.data(), key.size());
+    cursor_ += key.size();
+    if (!value.empty()) std::memcpy(cursor_, value.data(), value.size());
+    cursor_ += value.size();
+  }
   void finish();
 
  private:

@@ -1,0 +1,17 @@
+"""perfgate: judges Google Benchmark results of state_bench against a baseline and
+the F-PERF-001 targets, and shows why.
+
+Data flows one way, one module per step:
+
+    load     files -> RunData (tidy pandas frames) and Targets     (load.py)
+    analyse  the statistics: medians, Mann-Whitney U, deltas        (analyse.py)
+    decide   RunData x RunData x Targets -> Verdict (rows)          (decide.py)
+    history  Verdict + RunData -> SQLite; trends -> DataFrame       (history.py)
+    render   Verdict (+ trends) -> console, summary.md,             (render.py, charts.py,
+             verdict.json, report.html                               templates/)
+
+The CLI (cli.py) only parses arguments and calls in; __main__ maps the one
+project exception (errors.PerfGateError) to exit status 2.
+"""
+
+__version__ = "1.0.0"

@@ -1,0 +1,23 @@
+"""Entry point: ``python3 -m perfgate``. Maps PerfGateError to exit 2 in one place."""
+
+from __future__ import annotations
+
+import sys
+
+from perfgate.cli import main
+from perfgate.errors import PerfGateError
+
+
+def run(argv: list[str] | None = None) -> int:
+    try:
+        return main(argv)
+    except PerfGateError as exc:
+        print(f"perfgate: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("perfgate: error: interrupted", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(run())

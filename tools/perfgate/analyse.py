@@ -1,0 +1,168 @@
+"""The statistics of the gate: how two sets of repetitions are compared.
+
+One function does the work, ``compare``: given the baseline's and the current
+run's per-repetition values of one metric, it returns the relative change of the
+medians and, when the data allow, a Mann-Whitney U p-value. It never decides
+pass or fail (decide.py does); it only says what the numbers show.
+
+Choices, and why:
+
+* Medians, not means. Repetitions on a shared VM have 20-70% outliers (a
+  preempted repetition); the median moves only when most repetitions move.
+
+* Mann-Whitney U, two-sided. The U test makes no normality assumption, which
+  matters with 5-10 skewed samples. We test two-sided because the same test also
+  backs "improved" verdicts, and because a two-sided test at alpha = 0.05 is
+  the conservative choice on a noisy machine (for the regression direction it
+  is a one-sided test at 0.025): a false alarm costs an engineer an
+  investigation, so we spend sensitivity on fewer false alarms. The direction
+  comes from the median delta, which must also exceed the threshold.
+
+* MIN_REPETITIONS = 4 per side. With n = m = 4 and no ties the smallest
+  two-sided exact p-value is 2 / C(8,4) = 0.029 < 0.05; with 3 vs 3 it is
+  2 / C(6,3) = 0.10, so a test with fewer than four repetitions a side can
+  never reach significance at 0.05 and would silently read as "noise". Below
+  the limit we say "insufficient repetitions" instead of guessing.
+
+* Exact p-values for small samples without ties (scipy's method="exact"
+  below EXACT_LIMIT per side), the normal approximation with tie correction
+  otherwise (scipy's method="asymptotic").
+
+* Deterministic metrics (MetricRule.u_test = False, e.g. callgrind instruction
+  counts, issue 6) are compared on the median alone: identical inputs give
+  identical counts, so any change beyond the threshold is real and no test is
+  needed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import mannwhitneyu
+
+# Fewest repetitions per side for which a two-sided U test can reach p < 0.05
+# (see the module docstring for the arithmetic).
+MIN_REPETITIONS = 4
+# Below this many samples per side (and without ties) the exact distribution of U
+# is cheap and more accurate than the normal approximation.
+EXACT_LIMIT = 8
+DEFAULT_ALPHA = 0.05
+DEFAULT_THRESHOLD = 0.10
+
+
+@dataclass(frozen=True)
+class MetricRule:
+    """How one metric is compared. ``lower_is_better`` for every metric we have."""
+
+    label: str
+    unit: str
+    u_test: bool  # False: deterministic, compared on the median alone
+    default_threshold: float | None = None  # None: the gate's --threshold
+
+
+# The metrics that get a relative (baseline vs current) verdict. Issue 6's
+# instruction counts are already a rule: deterministic, 2% threshold.
+METRIC_RULES: dict[str, MetricRule] = {
+    "real_time": MetricRule("time", "ns", u_test=True),
+    "instructions_per_op": MetricRule("instructions", "instr", u_test=False, default_threshold=0.02),
+}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What the numbers of one benchmark x metric show."""
+
+    base_median: float
+    current_median: float
+    delta: float  # (current - base) / base; +0.10 = 10% slower
+    p_value: float | None  # None when no test was possible or needed
+    n_base: int
+    n_current: int
+    testable: bool  # a U test was possible and done (or the metric is deterministic)
+    reason: str = ""  # why no test, when testable is False
+
+
+def relative_delta(base: float, current: float) -> float:
+    """Relative change of current over base; 0 when both are 0; inf when only base is 0."""
+    if base == 0:
+        return 0.0 if current == 0 else math.inf
+    return (current - base) / base
+
+
+def _method(base: np.ndarray, current: np.ndarray) -> str | None:
+    """scipy's method for one pair, or None when the samples are identical (p = 1)."""
+    both = np.concatenate([base, current])
+    if np.array_equal(np.sort(base), np.sort(current)) or np.ptp(both) == 0:
+        return None  # identical samples: scipy warns and may return nan on all-equal input
+    has_ties = len(np.unique(both)) < len(both)
+    small = max(len(base), len(current)) <= EXACT_LIMIT
+    return "exact" if small and not has_ties else "asymptotic"
+
+
+def u_test_p_values(pairs: list[tuple[np.ndarray, np.ndarray]]) -> list[float]:
+    """Two-sided Mann-Whitney U p-values of many (base, current) pairs, each side at
+    least MIN_REPETITIONS. Pairs of equal sizes and method go to scipy as one 2-D
+    call (axis=1), which is what keeps 500 benchmarks fast."""
+    result = [1.0] * len(pairs)
+    groups: dict[tuple[int, int, str], list[int]] = {}
+    arrays = [(np.asarray(b, dtype=float), np.asarray(c, dtype=float)) for b, c in pairs]
+    for i, (b, c) in enumerate(arrays):
+        method = _method(b, c)
+        if method is not None:
+            groups.setdefault((len(b), len(c), method), []).append(i)
+    for (_nb, _nc, method), idx in groups.items():
+        base = np.vstack([arrays[i][0] for i in idx])
+        current = np.vstack([arrays[i][1] for i in idx])
+        pvalues = np.atleast_1d(mannwhitneyu(current, base, alternative="two-sided", method=method, axis=1).pvalue)
+        for i, p in zip(idx, pvalues):
+            result[i] = float(p)
+    return result
+
+
+def u_test_p_value(base: np.ndarray, current: np.ndarray) -> float:
+    """Two-sided Mann-Whitney U p-value of two samples (each at least MIN_REPETITIONS)."""
+    return u_test_p_values([(base, current)])[0]
+
+
+def needs_u_test(base: np.ndarray, current: np.ndarray) -> bool:
+    """True when compare() would run a U test on these samples."""
+    return len(base) >= MIN_REPETITIONS and len(current) >= MIN_REPETITIONS
+
+
+def compare(base: np.ndarray, current: np.ndarray, *, u_test: bool = True,
+            base_median: float | None = None, current_median: float | None = None,
+            p_value: float | None = None) -> Comparison:
+    """Compares per-repetition values (lower is better).
+
+    When a side has no repetitions (an aggregate-only file), pass its median
+    (or mean) as ``base_median``/``current_median``; no test is then possible.
+    ``p_value``: the U test's result when already computed in a batch
+    (u_test_p_values); computed here otherwise.
+    """
+    base = np.asarray(base, dtype=float)
+    current = np.asarray(current, dtype=float)
+    bm = float(np.median(base)) if base.size else base_median
+    cm = float(np.median(current)) if current.size else current_median
+    if bm is None or cm is None:
+        raise ValueError("compare needs samples or a median for each side")
+    delta = relative_delta(bm, cm)
+    nb, nc = int(base.size), int(current.size)
+    if not u_test:
+        return Comparison(bm, cm, delta, None, nb, nc, testable=True)
+    if nb == 0 or nc == 0:
+        return Comparison(bm, cm, delta, None, nb, nc, testable=False,
+                          reason="aggregate-only results: no repetitions, U test impossible")
+    if nb < MIN_REPETITIONS or nc < MIN_REPETITIONS:
+        return Comparison(bm, cm, delta, None, nb, nc, testable=False,
+                          reason=f"insufficient repetitions ({nb} vs {nc}; a U test needs "
+                                 f">= {MIN_REPETITIONS} per side)")
+    p = p_value if p_value is not None else u_test_p_value(base, current)
+    return Comparison(bm, cm, delta, p, nb, nc, testable=True)
+
+
+def statistic(values: np.ndarray, name: str) -> float:
+    """median, mean, max or min of a non-empty sample."""
+    values = np.asarray(values, dtype=float)
+    return float({"median": np.median, "mean": np.mean, "max": np.max, "min": np.min}[name](values))

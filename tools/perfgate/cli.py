@@ -1,0 +1,263 @@
+"""Command line of perfgate: argument parsing only; the work lives in the modules.
+
+    perfgate check    --baseline FILE --results FILE [--targets FILE] [--report-dir DIR]
+                      [--threshold 0.10] [--alpha 0.05] [--history FILE | --no-history]
+                      [--no-fail-on-timing] [--mode baseline|ab] [--confirm-from VERDICT.json]
+    perfgate report   --results FILE [--baseline FILE] [--targets FILE] [--report-dir DIR] [--history FILE]
+    perfgate baseline --results FILE [--out FILE]
+    perfgate history  add --results FILE | list [--limit N] | prune [--keep N] [--older-than DAYS]
+    perfgate annotations --verdict FILE
+    perfgate selfbench [--runs 3]
+
+Exit status: 0 pass, 1 regression or target breach (check only), 2 bad input or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from perfgate import analyse, history, load, render
+from perfgate.decide import Settings, Verdict, decide
+from perfgate.errors import PerfGateError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+DEFAULT_TARGETS = REPO_ROOT / "baselines" / "targets.toml"
+DEFAULT_REPORT_DIR = Path("reports")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises PerfGateError (one line, exit 2) instead of printing usage and exiting."""
+
+    def error(self, message: str):  # type: ignore[override]
+        command = self.prog.removeprefix("perfgate").strip()
+        raise PerfGateError(f"{command + ': ' if command else ''}{message} (see --help)")
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be a fraction between 0 and 1 (e.g. 0.10), not {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="perfgate", description="Judges state_bench results against a baseline and the "
+                     "F-PERF-001 targets; writes report.html, summary.md, verdict.json.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    check = sub.add_parser("check", help="judge results against a baseline and the targets (exit 0/1/2)")
+    check.add_argument("--baseline", type=Path, required=True,
+                       help="baseline file (baselines/<profile>.json) or a raw Google Benchmark JSON (A/B)")
+    check.add_argument("--results", type=Path, required=True, help="Google Benchmark JSON of this run")
+    _common_outputs(check)
+    check.add_argument("--threshold", type=_fraction, default=None,
+                       help="relative regression threshold (default: targets file, else 0.10)")
+    check.add_argument("--alpha", type=_fraction, default=None,
+                       help="significance level of the U test (default: targets file, else 0.05)")
+    check.add_argument("--no-fail-on-timing", action="store_true",
+                       help="report timing regressions/breaches as warnings; fail only on allocation breaches")
+    check.add_argument("--mode", choices=("baseline", "ab"), default="baseline",
+                       help="baseline: a committed baseline; ab: the base build measured in the same job")
+    check.add_argument("--confirm-from", type=Path, default=None,
+                       help="verdict.json of a first pass: mark its regressions confirmed / not reproduced")
+    check.add_argument("--quiet", action="store_true", help="print only the verdict line")
+
+    report = sub.add_parser("report", help="render report.html from results and history without judging")
+    report.add_argument("--results", type=Path, required=True)
+    report.add_argument("--baseline", type=Path, default=None, help="show the baseline beside the results")
+    _common_outputs(report, record=False)
+
+    base = sub.add_parser("baseline", help="promote a Release results file to a committed baseline")
+    base.add_argument("--results", type=Path, required=True)
+    base.add_argument("--out", type=Path, default=None, help="default: baselines/<profile>.json")
+
+    hist = sub.add_parser("history", help="the run history (SQLite)")
+    hsub = hist.add_subparsers(dest="history_command", required=True, parser_class=_Parser)
+    hadd = hsub.add_parser("add", help="record a results file")
+    hadd.add_argument("--results", type=Path, required=True)
+    hadd.add_argument("--history", type=Path, default=DEFAULT_REPORT_DIR / "history.sqlite")
+    hlist = hsub.add_parser("list", help="list recorded runs, newest first")
+    hlist.add_argument("--history", type=Path, default=DEFAULT_REPORT_DIR / "history.sqlite")
+    hlist.add_argument("--limit", type=int, default=20)
+    hprune = hsub.add_parser("prune", help="delete old runs")
+    hprune.add_argument("--history", type=Path, default=DEFAULT_REPORT_DIR / "history.sqlite")
+    hprune.add_argument("--keep", type=int, default=None, help="keep the newest N runs")
+    hprune.add_argument("--older-than", type=float, default=None, metavar="DAYS",
+                        help="delete runs recorded more than DAYS ago")
+
+    ann = sub.add_parser("annotations", help="print GitHub ::error/::warning lines for a verdict.json")
+    ann.add_argument("--verdict", type=Path, required=True)
+
+    sb = sub.add_parser("selfbench", help="time check + HTML on 500 benchmarks x 10 reps with 1,000 runs of history")
+    sb.add_argument("--runs", type=int, default=3)
+    sb.add_argument("--benchmarks", type=int, default=500)
+    sb.add_argument("--repetitions", type=int, default=10)
+    sb.add_argument("--history-runs", type=int, default=1000)
+    sb.add_argument("--keep", type=Path, default=None, help="keep the generated inputs in this directory")
+    return parser
+
+
+def _common_outputs(p: argparse.ArgumentParser, record: bool = True) -> None:
+    p.add_argument("--targets", type=Path, default=DEFAULT_TARGETS,
+                   help="target table (default: baselines/targets.toml of this repository)")
+    p.add_argument("--report-dir", type=Path, default=DEFAULT_REPORT_DIR, help="where reports go (default: reports/)")
+    p.add_argument("--history", type=Path, default=None, help="history database (default: <report-dir>/history.sqlite)")
+    if record:
+        p.add_argument("--no-history", action="store_true", help="do not record this run in the history")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "check":
+        return cmd_check(args)
+    if args.command == "report":
+        return cmd_report(args)
+    if args.command == "baseline":
+        return cmd_baseline(args)
+    if args.command == "history":
+        return cmd_history(args)
+    if args.command == "annotations":
+        return cmd_annotations(args)
+    if args.command == "selfbench":
+        from perfgate import bench_gate
+        return bench_gate.main(args)
+    raise PerfGateError(f"unknown command {args.command}")
+
+
+def _history_path(args: argparse.Namespace) -> Path:
+    return args.history if args.history is not None else args.report_dir / "history.sqlite"
+
+
+def _confirm_statuses(path: Path | None) -> dict[str, str] | None:
+    if path is None:
+        return None
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        return {row["benchmark"]: row["status"] for row in doc["rows"] if row.get("metric", "real_time") == "real_time"}
+    except FileNotFoundError:
+        raise PerfGateError(f"first-pass verdict file {path} does not exist") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise PerfGateError(f"first-pass verdict file {path} is not a perfgate verdict.json ({exc})") from None
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    targets = load.load_targets(args.targets)
+    baseline = load.load_baseline(args.baseline)
+    current = load.load_results(args.results)
+    threshold = args.threshold or targets.default_threshold or analyse.DEFAULT_THRESHOLD
+    alpha = args.alpha or targets.alpha or analyse.DEFAULT_ALPHA
+    settings = Settings(threshold=threshold, alpha=alpha, mode=args.mode,
+                        fail_on_timing=not args.no_fail_on_timing,
+                        confirm_from=_confirm_statuses(args.confirm_from))
+    verdict = decide(baseline, current, targets, settings)
+    _write_outputs(args, verdict, current, baseline, targets, record=not args.no_history)
+    lines = render.console_lines(verdict)
+    print("\n".join(lines[-1:] if args.quiet else lines))
+    return verdict.exit_code
+
+
+def _write_outputs(args: argparse.Namespace, verdict: Verdict, current: load.RunData,
+                   baseline: load.RunData | None, targets: load.Targets, record: bool) -> None:
+    # The verdict files first: if the history cannot be written, CI still has them.
+    report_dir: Path = args.report_dir
+    hist = _history_path(args)
+    render.write_text(report_dir / "verdict.json", render.verdict_json(verdict, current, baseline))
+    render.write_text(report_dir / "summary.md", render.summary_markdown(verdict, current))
+    if record:
+        statuses = {r.benchmark: r.status for r in verdict.rows if r.metric == "real_time"}
+        history.record(hist, current, mode=verdict.mode, verdict="fail" if verdict.failed else "pass",
+                       statuses=statuses)
+    trend_frame = _trends(hist, current, render.relevant_benchmarks(verdict, current, render.TREND_LIMIT))
+    render.write_text(report_dir / "report.html",
+                      render.html_report(verdict, current, baseline, targets, trend_frame))
+
+
+def _trends(hist: Path, current: load.RunData, benchmarks: list[str]):
+    if not hist.exists():
+        return None
+    return history.trends(hist, benchmarks, profile=current.profile, last=render.TREND_POINTS)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    targets = load.load_targets(args.targets)
+    current = load.load_results(args.results, require_release=False)
+    baseline = load.load_baseline(args.baseline) if args.baseline else None
+    unjudged = Verdict("report", [], [], [], False, current.profile)
+    trend_frame = _trends(_history_path(args), current,
+                          render.relevant_benchmarks(unjudged, current, render.TREND_LIMIT))
+    html = render.html_report(None, current, baseline, targets, trend_frame)
+    render.write_text(args.report_dir / "report.html", html)
+    print(f"perfgate: wrote {args.report_dir / 'report.html'} (not judged)")
+    return 0
+
+
+def cmd_baseline(args: argparse.Namespace) -> int:
+    run = load.load_results(args.results)
+    build_type = run.ctx(load.CTX_BUILD_TYPE)
+    if build_type.lower() not in load.RELEASE_BUILD_TYPES:
+        raise PerfGateError(f"results file {args.results} does not say it comes from a Release build "
+                            f"(context {load.CTX_BUILD_TYPE} is {build_type or 'absent'}); refusing to make it a baseline")
+    if not run.profile:
+        raise PerfGateError(f"results file {args.results} has no statestore_profile; cannot name the baseline")
+    if run.ctx("statestore_slowdown") not in ("", "none"):
+        raise PerfGateError(f"results file {args.results} was built with an injected slowdown "
+                            f"({run.ctx('statestore_slowdown')}); refusing to make it a baseline")
+    out = args.out or REPO_ROOT / "baselines" / f"{run.profile}.json"
+    doc = json.loads(Path(args.results).read_text(encoding="utf-8"))
+    baseline = {
+        "format_version": load.BASELINE_FORMAT_VERSION,
+        "profile": run.profile,
+        "machine": run.machine,
+        "commit": run.commit,
+        "dirty": run.ctx("statestore_git_dirty"),
+        "compiler": run.ctx("statestore_compiler"),
+        "cxx_flags": run.ctx("statestore_cxx_flags"),
+        "recorded_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+        "source": str(args.results),
+        "context": doc.get("context", {}),
+        "benchmarks": doc["benchmarks"],
+    }
+    render.write_text(Path(out), json.dumps(baseline, indent=1) + "\n")
+    if run.ctx("statestore_git_dirty") == "true":
+        print("perfgate: warning: the results come from a working tree with uncommitted changes", file=sys.stderr)
+    print(f"perfgate: wrote baseline {out} (profile {run.profile}, {len(run.order)} benchmarks, "
+          f"machine {run.machine or '?'}, commit {run.commit[:12] or '?'})")
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    if args.history_command == "add":
+        run = load.load_results(args.results)
+        run_id = history.record(args.history, run, mode="manual")
+        print(f"perfgate: recorded run {run_id} ({len(run.order)} benchmarks) in {args.history}")
+        return 0
+    if args.history_command == "list":
+        frame = history.list_runs(args.history, args.limit)
+        if frame.empty:
+            print(f"perfgate: {args.history} holds no runs")
+            return 0
+        frame["commit_sha"] = frame["commit_sha"].fillna("").str[:12]
+        print(frame.to_string(index=False))
+        return 0
+    deleted = history.prune(args.history, keep=args.keep, older_than_days=args.older_than)
+    print(f"perfgate: pruned {deleted} run(s) from {args.history}")
+    return 0
+
+
+def cmd_annotations(args: argparse.Namespace) -> int:
+    try:
+        doc = json.loads(Path(args.verdict).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PerfGateError(f"verdict file {args.verdict} does not exist") from None
+    except (OSError, ValueError) as exc:
+        raise PerfGateError(f"verdict file {args.verdict} is not valid JSON ({exc})") from None
+    for line in render.annotations(doc):
+        print(line)
+    return 0

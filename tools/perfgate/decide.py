@@ -1,0 +1,370 @@
+"""The decision: baseline x current x targets -> a Verdict of rows.
+
+``decide`` is a pure function of loaded data (RunData frames, Targets and
+Settings); it reads no files and prints nothing. The renderer only shows what it
+returns.
+
+Relative rows (one per benchmark x metric of analyse.METRIC_RULES present in the
+current run), statuses:
+
+    regressed     median worse by more than the threshold AND U test p < alpha  (fails)
+    noise         beyond the threshold either way, but not significant
+    improved      better by more than the threshold and significant (refresh the baseline?)
+    unchanged     within the threshold
+    insufficient  beyond the threshold but too few repetitions (or aggregate-only) for a test
+    missing       in the baseline, absent from the results                       (fails)
+    new           in the results, not in the baseline
+    skipped       the benchmark skipped itself (error_occurred); note has its message
+
+Target rows (one per applicable target), statuses: ok, breach (fails), skipped.
+
+Seams for issue 6, already used by the CLI:
+
+* ``VerdictRow.metric``: each MetricRule in analyse.METRIC_RULES gets its own
+  rows; a deterministic metric (``instructions_per_op``, threshold 2%) is judged on
+  the median alone without a U test. Results of ``benchrun instr`` (context
+  ``statestore_metric: instructions``) get instruction rows only, and are refused
+  (exit 2) against a baseline built by another compiler or with other flags.
+* ``Settings.mode``: "baseline" (a committed baseline, possibly from another
+  machine) or "ab" (the base build measured in the same job: no cross-machine
+  check, the baseline is simply the other side).
+* ``Settings.confirm_from``: the statuses of a first pass; every benchmark that
+  regressed then gets ``confirmation`` "confirmed" (still regressed with the extra
+  samples merged in) or "not reproduced".
+* ``Settings.fail_on_timing`` False (--no-fail-on-timing): timing regressions,
+  timing breaches and missing benchmarks become warnings; only allocation
+  breaches fail.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import NamedTuple
+
+from perfgate import analyse
+from perfgate.errors import PerfGateError
+from perfgate.load import EMPTY_TARGETS, RunData, Target, Targets
+
+FAILING_RELATIVE = frozenset({"regressed", "missing"})
+STATUS_ORDER = ["regressed", "breach", "missing", "insufficient", "noise", "improved", "skipped", "new",
+                "unchanged", "ok"]
+
+
+@dataclass
+class Settings:
+    threshold: float = analyse.DEFAULT_THRESHOLD
+    alpha: float = analyse.DEFAULT_ALPHA
+    mode: str = "baseline"  # "baseline" | "ab"
+    fail_on_timing: bool = True
+    confirm_from: dict[str, str] | None = None  # benchmark -> first-pass status
+
+
+@dataclass
+class VerdictRow:
+    """A relative verdict for one benchmark x metric."""
+
+    benchmark: str
+    metric: str
+    status: str
+    fails: bool = False
+    baseline: float | None = None  # median (ns for time)
+    current: float | None = None
+    delta_pct: float | None = None
+    p_value: float | None = None
+    threshold: float | None = None
+    n_baseline: int = 0
+    n_current: int = 0
+    note: str = ""
+    cross_machine: bool = False
+    confirmation: str | None = None  # "confirmed" | "not reproduced" (A/B confirm pass)
+
+
+@dataclass
+class TargetRow:
+    """One F-PERF-001 target checked against the current run."""
+
+    benchmark: str
+    metric: str  # median | mean | p99 | allocs
+    limit: float
+    unit: str
+    status: str  # ok | breach | skipped
+    fails: bool = False
+    value: float | None = None
+    source: str = ""
+    note: str = ""
+
+
+@dataclass
+class Verdict:
+    mode: str
+    rows: list[VerdictRow]
+    targets: list[TargetRow]
+    warnings: list[str] = field(default_factory=list)
+    cross_machine: bool = False
+    profile: str = ""
+    threshold: float = analyse.DEFAULT_THRESHOLD
+    alpha: float = analyse.DEFAULT_ALPHA
+    fail_on_timing: bool = True
+
+    @property
+    def failed(self) -> bool:
+        return any(r.fails for r in self.rows) or any(t.fails for t in self.targets)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for r in self.rows:
+            counts[r.status] = counts.get(r.status, 0) + 1
+        for t in self.targets:
+            key = "breach" if t.status == "breach" else f"target_{t.status}"
+            counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    def headline(self) -> str:
+        """The verdict line, e.g. 'FAIL: 2 regressions (state_get_inmemory/1000 +14.2% p=0.004), 1 target breach'."""
+        regressed = [r for r in self.rows if r.status == "regressed"]
+        breaches = [t for t in self.targets if t.status == "breach"]
+        missing = [r for r in self.rows if r.status == "missing"]
+        parts: list[str] = []
+        if regressed:
+            shown = ", ".join(_regression_brief(r) for r in regressed[:3])
+            more = f", +{len(regressed) - 3} more" if len(regressed) > 3 else ""
+            parts.append(f"{_plural(len(regressed), 'regression')} ({shown}{more})")
+        if breaches:
+            shown = ", ".join(f"{t.benchmark} {t.metric}" for t in breaches[:3])
+            more = f", +{len(breaches) - 3} more" if len(breaches) > 3 else ""
+            parts.append(f"{_plural(len(breaches), 'target breach', 'target breaches')} ({shown}{more})")
+        if missing:
+            parts.append(f"{len(missing)} missing ({', '.join(r.benchmark for r in missing[:3])})")
+        if self.failed:
+            return "FAIL: " + ", ".join(parts)
+        counts = self.counts()
+        quiet = [f"{counts[s]} {s}" for s in ("unchanged", "improved", "noise", "insufficient", "new", "skipped")
+                 if counts.get(s)]
+        met = sum(1 for t in self.targets if t.status == "ok")
+        checked = sum(1 for t in self.targets if t.status in ("ok", "breach"))
+        quiet.append(f"{met} of {checked} targets met" if met < checked else
+                     f"{met} targets met" if checked else "no targets checked")
+        if parts:  # failures demoted to warnings by --no-fail-on-timing
+            return "PASS (timing not enforced): " + ", ".join(parts) + "; " + ", ".join(quiet)
+        return "PASS: " + ", ".join(quiet)
+
+    def to_dict(self) -> dict:
+        return {
+            "verdict": "fail" if self.failed else "pass",
+            "exit_code": self.exit_code,
+            "headline": self.headline(),
+            "mode": self.mode,
+            "profile": self.profile,
+            "threshold": self.threshold,
+            "alpha": self.alpha,
+            "fail_on_timing": self.fail_on_timing,
+            "cross_machine": self.cross_machine,
+            "warnings": list(self.warnings),
+            "counts": self.counts(),
+            "rows": [_clean(asdict(r)) for r in self.rows],
+            "targets": [_clean(asdict(t)) for t in self.targets],
+        }
+
+
+def _clean(d: dict) -> dict:
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word if n == 1 else (plural or word + 's')}"
+
+
+def _regression_brief(r: VerdictRow) -> str:
+    p = "" if r.p_value is None else (" p<0.001" if r.p_value < 0.001 else f" p={r.p_value:.3f}")
+    metric = "" if r.metric == "real_time" else f" [{r.metric}]"
+    return f"{r.benchmark}{metric} {r.delta_pct:+.1f}%{p}"
+
+
+def status_rank(status: str) -> int:
+    return STATUS_ORDER.index(status) if status in STATUS_ORDER else len(STATUS_ORDER)
+
+
+# --------------------------------------------------------------------------- decide
+
+def decide(baseline: RunData | None, current: RunData, targets: Targets = EMPTY_TARGETS,
+           settings: Settings | None = None) -> Verdict:
+    """Judges `current` against `baseline` (None: no relative verdicts) and the targets."""
+    settings = settings or Settings()
+    warnings: list[str] = []
+    cross_machine = False
+    if baseline is not None and settings.mode == "baseline":
+        if baseline.machine and current.machine and baseline.machine != current.machine:
+            cross_machine = True
+            warnings.append(
+                f"CROSS-MACHINE: the baseline was recorded on '{baseline.machine}', this run on "
+                f"'{current.machine}'; relative verdicts compare different machines"
+            )
+        elif not baseline.machine or not current.machine:
+            warnings.append("the baseline or the results carry no machine fingerprint (statestore_machine): "
+                            "cannot tell whether they come from the same machine")
+        if baseline.profile and current.profile and baseline.profile != current.profile:
+            warnings.append(f"the baseline is of profile '{baseline.profile}', the results of '{current.profile}'")
+    if current.ctx("statestore_build_type") == "":
+        warnings.append(f"results file {current.path} does not say its build type (statestore_build_type)")
+    if current.ctx("statestore_git_dirty") == "true":
+        warnings.append("the results come from a working tree with uncommitted changes")
+    if current.ctx("statestore_slowdown") not in ("", "none"):
+        warnings.append(f"the results were built with an injected slowdown ({current.ctx('statestore_slowdown')})")
+
+    if baseline is not None and is_instruction_run(current):
+        for key in ("statestore_compiler", "statestore_cxx_flags"):
+            if baseline.ctx(key) != current.ctx(key):
+                raise PerfGateError(
+                    f"instruction counts depend on the compiler and flags: the baseline has {key} "
+                    f"'{baseline.ctx(key)}', the results '{current.ctx(key)}'; record a new baseline")
+    rows = _relative_rows(baseline, current, targets, settings, cross_machine) if baseline is not None else []
+    # F-PERF-001 targets are times and allocations, which an instruction run does not measure.
+    target_rows = [] if is_instruction_run(current) else _target_rows(current, targets, settings)
+    if not settings.fail_on_timing:
+        demoted = [r for r in rows if r.status in FAILING_RELATIVE] + \
+                  [t for t in target_rows if t.status == "breach" and t.metric != "allocs"]
+        if demoted:
+            warnings.append(f"--no-fail-on-timing: {len(demoted)} timing failure(s) reported as warnings")
+    return Verdict(settings.mode, rows, target_rows, warnings, cross_machine, current.profile,
+                   settings.threshold, settings.alpha, settings.fail_on_timing)
+
+
+class _Pending(NamedTuple):
+    """A benchmark x metric present on both sides, waiting for its comparison."""
+
+    name: str
+    metric: str
+    rule: analyse.MetricRule
+    threshold: float
+
+
+def is_instruction_run(run: RunData) -> bool:
+    """Results of state_instr under callgrind (benchrun instr): their real_time is a
+    placeholder holding the instruction count, so only instructions_per_op is judged."""
+    return run.ctx("statestore_metric") == "instructions"
+
+
+def _relative_rows(baseline: RunData, current: RunData, targets: Targets, settings: Settings,
+                   cross_machine: bool) -> list[VerdictRow]:
+    rows: list[VerdictRow | _Pending] = []
+    names = list(current.order) + [b for b in baseline.order if b not in set(current.order)]
+    for name in names:
+        in_base, in_cur = baseline.has(name), current.has(name)
+        if name in current.skipped:
+            rows.append(VerdictRow(name, "real_time", "skipped", note=current.skipped[name]))
+            continue
+        if not in_cur:
+            if in_base:
+                rows.append(VerdictRow(name, "real_time", "missing", fails=settings.fail_on_timing,
+                                       baseline=_center(baseline, name, "real_time"),
+                                       note="in the baseline but not in the results"))
+            continue  # skipped in the baseline and absent now: nothing to say
+        metrics = [m for m in analyse.METRIC_RULES if m in current.metrics_of(name)
+                   and not (m == "real_time" and is_instruction_run(current))]
+        for metric in metrics:
+            rule = analyse.METRIC_RULES[metric]
+            if not in_base or metric not in baseline.metrics_of(name):
+                note = f"skipped in the baseline: {baseline.skipped[name]}" if name in baseline.skipped else ""
+                rows.append(VerdictRow(name, metric, "new", current=_center(current, name, metric), note=note,
+                                       n_current=len(current.values(name, metric))))
+                continue
+            fallback = rule.default_threshold if rule.default_threshold is not None else settings.threshold
+            threshold = targets.threshold_for(name, fallback) if metric == "real_time" else fallback
+            rows.append(_Pending(name, metric, rule, threshold))
+    # Judge the pending rows with all their U tests in one batch (fast for 500 benchmarks).
+    tests = [i for i, r in enumerate(rows) if isinstance(r, _Pending) and r.rule.u_test
+             and analyse.needs_u_test(baseline.values(r.name, r.metric), current.values(r.name, r.metric))]
+    pvalues = dict(zip(tests, analyse.u_test_p_values(
+        [(baseline.values(rows[i].name, rows[i].metric), current.values(rows[i].name, rows[i].metric))
+         for i in tests])))
+    return [_judge(*r, baseline, current, settings, cross_machine, pvalues.get(i)) if isinstance(r, _Pending)
+            else r for i, r in enumerate(rows)]
+
+
+def _center(run: RunData, name: str, metric: str) -> float | None:
+    values = run.values(name, metric)
+    if len(values):
+        return analyse.statistic(values, "median")
+    for stat in ("median", "mean"):
+        value = run.aggregate(name, metric, stat)
+        if value is not None:
+            return value
+    return None
+
+
+def _judge(name: str, metric: str, rule: analyse.MetricRule, threshold: float, baseline: RunData,
+           current: RunData, settings: Settings, cross_machine: bool, p_value: float | None) -> VerdictRow:
+    cmp = analyse.compare(baseline.values(name, metric), current.values(name, metric), u_test=rule.u_test,
+                          base_median=_center(baseline, name, metric),
+                          current_median=_center(current, name, metric), p_value=p_value)
+    beyond = abs(cmp.delta) > threshold
+    note = ""
+    if not beyond:
+        status = "unchanged"
+    elif not cmp.testable:
+        status = "insufficient"
+        note = cmp.reason
+    elif cmp.p_value is None or cmp.p_value < settings.alpha:
+        status = "regressed" if cmp.delta > 0 else "improved"
+        if status == "improved":
+            note = "consider refreshing the baseline"
+    else:
+        status = "noise"
+        note = f"p={cmp.p_value:.3f} >= alpha {settings.alpha:g}: within the spread of the repetitions"
+    row = VerdictRow(
+        benchmark=name, metric=metric, status=status,
+        fails=status == "regressed" and settings.fail_on_timing,
+        baseline=cmp.base_median, current=cmp.current_median,
+        delta_pct=cmp.delta * 100 if math.isfinite(cmp.delta) else None,
+        p_value=cmp.p_value, threshold=threshold, n_baseline=cmp.n_base, n_current=cmp.n_current,
+        note=note, cross_machine=cross_machine,
+    )
+    if settings.confirm_from is not None and settings.confirm_from.get(name) == "regressed":
+        row.confirmation = "confirmed" if status == "regressed" else "not reproduced"
+    return row
+
+
+def _target_rows(current: RunData, targets: Targets, settings: Settings) -> list[TargetRow]:
+    rows: list[TargetRow] = []
+    profile = current.profile
+    for target in targets.targets:
+        if not target.applies_to(profile):
+            continue
+        if target.benchmark in current.skipped:
+            rows.append(TargetRow(target.benchmark, target.metric, target.limit, target.unit, "skipped",
+                                  source=target.source, note=current.skipped[target.benchmark]))
+            continue
+        if not current.has(target.benchmark):
+            which = f"profile '{profile}'" if profile else "these results (no statestore_profile)"
+            raise PerfGateError(
+                f"targets file {targets.path}: target {target.benchmark} ({target.metric}) applies to {which} "
+                f"but the results file {current.path} has no such benchmark"
+            )
+        value = _target_value(current, target)
+        if value is None:
+            raise PerfGateError(
+                f"targets file {targets.path}: target {target.benchmark} ({target.metric}) needs counter "
+                f"{target.sample_metric}, which the results file {current.path} does not report for it"
+            )
+        breach = value > target.limit
+        fails = breach and (settings.fail_on_timing or target.metric == "allocs")
+        rows.append(TargetRow(target.benchmark, target.metric, target.limit, target.unit,
+                              "breach" if breach else "ok", fails=fails, value=value, source=target.source))
+    return rows
+
+
+def _target_value(run: RunData, target: Target) -> float | None:
+    values = run.values(target.benchmark, target.sample_metric)
+    if len(values):
+        return analyse.statistic(values, target.statistic)
+    # Aggregate-only results: the matching aggregate is the best we have.
+    stat = "mean" if target.statistic == "mean" else "median"
+    value = run.aggregate(target.benchmark, target.sample_metric, stat)
+    if value is None and target.statistic != "mean":
+        value = run.aggregate(target.benchmark, target.sample_metric, "mean")
+    return value

@@ -1,0 +1,419 @@
+"""Rendering: a Verdict -> console lines, summary.md, verdict.json, report.html.
+
+The renderer shows a verdict; it never decides one. The HTML report is built from
+a view model (plain dicts, prepared here and in charts.py) by the jinja2 template
+templates/report.html.j2, with the CSS and JS inlined from templates/ so that the
+single file works offline from a downloaded CI artifact.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+
+from perfgate import charts
+from perfgate.decide import TargetRow, Verdict, VerdictRow, status_rank
+from perfgate.errors import PerfGateError
+from perfgate.load import RunData, Targets
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+# Rows of the summary.md: only these statuses matter to a reviewer.
+SUMMARY_STATUSES = ("regressed", "breach", "missing", "insufficient", "improved", "noise")
+# Bounds that keep report.html small for 500-benchmark runs: per-benchmark strip
+# charts for the most relevant CHART_LIMIT benchmarks, trend charts for TREND_LIMIT,
+# each over at most TREND_POINTS runs of history.
+CHART_LIMIT = 60
+TREND_LIMIT = 16
+TREND_POINTS = 120
+# Tables longer than this open with the unchanged rows filtered out (one click shows
+# them): a reviewer's eye should land on what changed.
+HIDE_UNCHANGED_ABOVE = 20
+
+
+# --------------------------------------------------------------------------- formatting
+
+def fmt_ns(value: float | None) -> str:
+    """61.2 ns, 12.3 us, 4.56 ms, 1.23 s."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    for unit, scale in (("s", 1e9), ("ms", 1e6), ("us", 1e3)):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g} {unit}" if value / scale < 100 else f"{value / scale:.0f} {unit}"
+    return f"{value:.3g} ns" if abs(value) < 100 else f"{value:.0f} ns"
+
+
+def fmt_value(value: float | None, metric: str) -> str:
+    if metric in ("real_time", "cpu_time", "median", "mean", "p99", "p99_ns", "p50_ns", "p999_ns"):
+        return fmt_ns(value)
+    if value is None:
+        return "-"
+    return f"{value:.4g}"
+
+
+def fmt_count(value: float | None) -> str:
+    """Allocation counts: 0, 0.5, 1.25, 495, 4,880; amortised tiny ones as 2.3e-05."""
+    if value is None:
+        return "-"
+    if value == 0:
+        return "0"
+    if abs(value) < 0.01:
+        return f"{value:.1e}"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
+def fmt_delta(row: VerdictRow) -> str:
+    return "-" if row.delta_pct is None else f"{row.delta_pct:+.1f}%"
+
+
+def fmt_p(p: float | None) -> str:
+    if p is None:
+        return "-"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def fmt_target(t: TargetRow) -> str:
+    limit = f"{t.limit:g} allocs" if t.metric == "allocs" else fmt_ns(t.limit)
+    return f"{t.metric} <= {limit}"
+
+
+# --------------------------------------------------------------------------- console / markdown / json
+
+def console_lines(verdict: Verdict) -> list[str]:
+    """One line per benchmark that is not unchanged, warnings, then the verdict line."""
+    lines = [f"perfgate: warning: {w}" for w in verdict.warnings]
+    for r in sorted(verdict.rows, key=lambda r: status_rank(r.status)):
+        if r.status == "unchanged":
+            continue
+        lines.append("  " + _row_text(r))
+    for t in verdict.targets:
+        if t.status == "breach":
+            lines.append(f"  {'breach':<12} {t.benchmark}  {t.metric} {fmt_value(t.value, t.metric)} > "
+                         f"limit {_limit_text(t)}" + ("" if t.fails else " (not enforced)"))
+    lines.append(f"perfgate: {verdict.headline()}")
+    return lines
+
+
+def _limit_text(t: TargetRow) -> str:
+    return f"{t.limit:g} allocs" if t.metric == "allocs" else fmt_ns(t.limit)
+
+
+def _row_text(r: VerdictRow) -> str:
+    metric = "" if r.metric == "real_time" else f" [{r.metric}]"
+    head = f"{r.status:<12} {r.benchmark}{metric}"
+    if r.status in ("skipped", "missing"):
+        return f"{head}  {r.note}"
+    if r.status == "new":
+        return f"{head}  median {fmt_value(r.current, r.metric)}" + (f" ({r.note})" if r.note else "")
+    text = (f"{head}  median {fmt_value(r.baseline, r.metric)} -> {fmt_value(r.current, r.metric)} "
+            f"({fmt_delta(r)}, p={fmt_p(r.p_value)})")
+    if r.confirmation:
+        text += f" [{r.confirmation}]"
+    if r.cross_machine:
+        text += " [cross-machine]"
+    if r.status in ("insufficient", "improved") and r.note:
+        text += f": {r.note}"
+    if r.status == "regressed" and not r.fails:
+        text += " (not enforced)"
+    return text
+
+
+def summary_markdown(verdict: Verdict, run: RunData, report_link: str = "report.html") -> str:
+    headline = verdict.headline()
+    icon = "❌" if verdict.failed else ("⚠️" if headline.startswith("PASS (timing not enforced)") else "✅")
+    out = [f"## {icon} perf gate: {verdict.headline()}", ""]
+    out.append(f"Profile `{run.profile or '?'}`, mode `{verdict.mode}`, commit `{run.commit[:12] or '?'}`, "
+               f"threshold {verdict.threshold:.0%}, alpha {verdict.alpha:g}.")
+    out.append("")
+    for w in verdict.warnings:
+        out.append(f"> **Warning:** {w}")
+        out.append("")
+    rows = [r for r in verdict.rows if r.status in SUMMARY_STATUSES]
+    rows.sort(key=lambda r: status_rank(r.status))
+    if rows:
+        out += ["| status | benchmark | baseline | current | Δ | p | note |", "|---|---|---|---|---:|---:|---|"]
+        for r in rows:
+            note = "; ".join(x for x in (r.confirmation, "cross-machine" if r.cross_machine else "", r.note) if x)
+            name = r.benchmark + ("" if r.metric == "real_time" else f" [{r.metric}]")
+            out.append(f"| {r.status} | `{name}` | {fmt_value(r.baseline, r.metric)} | "
+                       f"{fmt_value(r.current, r.metric)} | {fmt_delta(r)} | {fmt_p(r.p_value)} | {_md(note)} |")
+        out.append("")
+    breaches = [t for t in verdict.targets if t.status == "breach"]
+    if breaches:
+        out += ["| target breach | benchmark | value | limit | spec |", "|---|---|---:|---:|---|"]
+        for t in breaches:
+            out.append(f"| {t.metric}{'' if t.fails else ' (not enforced)'} | `{t.benchmark}` | "
+                       f"{fmt_value(t.value, t.metric)} | {_limit_text(t)} | {_md(t.source)} |")
+        out.append("")
+    if not rows and not breaches:
+        out += ["Nothing to review: every benchmark is within the threshold and every target is met.", ""]
+    out.append(f"Full report (tables, charts, trends): `{report_link}` in the perf-report artifact.")
+    return "\n".join(out) + "\n"
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def verdict_json(verdict: Verdict, run: RunData, baseline: RunData | None) -> str:
+    doc = verdict.to_dict()
+    doc["results"] = {"path": run.path, "commit": run.commit, "machine": run.machine, "profile": run.profile}
+    doc["baseline"] = None if baseline is None else {
+        "path": baseline.path, "commit": baseline.commit, "machine": baseline.machine, "profile": baseline.profile,
+        "recorded_at": baseline.date}
+    return json.dumps(doc, indent=1, allow_nan=False) + "\n"
+
+
+def annotations(verdict_doc: dict) -> list[str]:
+    """GitHub Actions workflow commands (::error / ::warning) for the rows of a verdict.json."""
+    lines = []
+    for r in verdict_doc.get("rows", []):
+        status = r.get("status")
+        if status not in ("regressed", "missing", "improved"):
+            continue
+        level = "error" if r.get("fails") else ("notice" if status == "improved" else "warning")
+        delta = "" if r.get("delta_pct") is None else f" {r['delta_pct']:+.1f}%"
+        p = "" if r.get("p_value") is None else f" (p={r['p_value']:.3f})"
+        lines.append(f"::{level} title=perf {status}: {r['benchmark']}::{r['benchmark']} {status}{delta}{p}"
+                     + (f" [{r['confirmation']}]" if r.get("confirmation") else ""))
+    for t in verdict_doc.get("targets", []):
+        if t.get("status") == "breach":
+            level = "error" if t.get("fails") else "warning"
+            unit = "allocs" if t["metric"] == "allocs" else "ns"
+            value = fmt_count(t.get("value")) if unit == "allocs" else fmt_ns(t.get("value"))
+            limit = fmt_count(t["limit"]) if unit == "allocs" else fmt_ns(t["limit"])
+            lines.append(f"::{level} title=perf target breach: {t['benchmark']}::{t['benchmark']} {t['metric']} "
+                         f"{value} exceeds the F-PERF-001 limit {limit} ({t.get('source', '')})")
+    return lines
+
+
+# --------------------------------------------------------------------------- files
+
+def write_text(path: Path, text: str) -> None:
+    """Writes atomically (temp file + rename), so a reader never sees half a report."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        raise PerfGateError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+# --------------------------------------------------------------------------- HTML
+
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["ns"] = fmt_ns
+    env.filters["pval"] = fmt_p
+    return env
+
+
+def _table_rows(verdict: Verdict, current: RunData, baseline: RunData | None) -> list[dict[str, Any]]:
+    targets_by_bench: dict[str, list[TargetRow]] = {}
+    for t in verdict.targets:
+        targets_by_bench.setdefault(t.benchmark, []).append(t)
+    rows = []
+    seen = set()
+    for r in verdict.rows:
+        seen.add(r.benchmark)
+        rows.append(_table_row(r.benchmark, r, targets_by_bench.get(r.benchmark, []), current))
+    for name in current.order:  # report mode (no baseline) or benchmarks with only targets
+        if name not in seen:
+            seen.add(name)
+            status = "skipped" if name in current.skipped else "unjudged"
+            row = VerdictRow(name, "real_time", status, current=_median(current, name, "real_time"),
+                             n_current=len(current.values(name, "real_time")),
+                             note=current.skipped.get(name, ""))
+            rows.append(_table_row(name, row, targets_by_bench.get(name, []), current))
+    for i, row in enumerate(rows):
+        row["order"] = i  # ties in status keep the run's order
+    rows.sort(key=lambda d: (d["rank"], d["order"]))
+    return rows
+
+
+def _median(run: RunData, name: str, metric: str) -> float | None:
+    vals = run.values(name, metric)
+    if len(vals):
+        return float(pd.Series(vals).median())
+    median = run.aggregate(name, metric, "median")
+    return median if median is not None else run.aggregate(name, metric, "mean")
+
+
+def _table_row(name: str, r: VerdictRow, targets: list[TargetRow], current: RunData) -> dict[str, Any]:
+    breach = [t for t in targets if t.status == "breach"]
+    status = r.status
+    if breach and status_rank("breach") < status_rank(status):
+        status = "breach"
+    allocs = _max(current.values(name, "allocs_per_op")) if r.metric == "real_time" else None
+    p99 = _median(current, name, "p99_ns") if r.metric == "real_time" else None
+    target_text = "; ".join(f"{fmt_target(t)}" + (" ✗" if t.status == "breach" else " ✓" if t.status == "ok" else "")
+                            for t in targets)
+    is_time = r.metric == "real_time"
+    label = name if is_time else f"{name} [{r.metric}]"
+    return {
+        "id": charts.slug(label),
+        "benchmark": label,
+        "status": status,
+        "rank": status_rank(status),
+        "order": 0,
+        "baseline": fmt_value(r.baseline, r.metric), "baseline_sort": _num(r.baseline),
+        "current": fmt_value(r.current, r.metric), "current_sort": _num(r.current),
+        "delta": fmt_delta(r), "delta_sort": _num(r.delta_pct),
+        "p": fmt_p(r.p_value), "p_sort": _num(r.p_value),
+        "target": target_text or "-",
+        "allocs": fmt_count(allocs), "allocs_sort": _num(allocs),
+        "p99": fmt_ns(p99), "p99_sort": _num(p99),
+        "note": "; ".join(x for x in (r.confirmation or "", "cross-machine" if r.cross_machine else "", r.note,
+                                      *[f"{t.metric} {fmt_value(t.value, t.metric)} > {_limit_text(t)}"
+                                        for t in breach]) if x),
+        "n": f"{r.n_baseline}/{r.n_current}",
+        "fails": r.fails or any(t.fails for t in breach),
+    }
+
+
+def _num(v: float | None) -> str:
+    return "" if v is None or not math.isfinite(v) else repr(float(v))
+
+
+def _max(values) -> float | None:
+    return float(max(values)) if len(values) else None
+
+
+FLAGGED = frozenset({"regressed", "breach", "missing", "insufficient", "noise", "improved"})
+
+
+def relevant_benchmarks(verdict: Verdict, current: RunData, limit: int) -> list[str]:
+    """The benchmarks worth a chart, most relevant first: flagged (by severity), then
+    those with F-PERF-001 targets, then the rest in run order. Skipped ones have no data."""
+    status = {r.benchmark: r.status for r in verdict.rows if r.metric == "real_time"}
+    for t in verdict.targets:
+        if t.status == "breach":
+            status[t.benchmark] = "breach"
+    targeted = {t.benchmark for t in verdict.targets}
+    names = [n for n in current.order if current.has(n)]
+    position = {n: i for i, n in enumerate(names)}
+
+    def key(name: str) -> tuple:
+        st = status.get(name, "")
+        return (0 if st in FLAGGED else 1, status_rank(st) if st in FLAGGED else 0,
+                0 if name in targeted else 1, position[name])
+    return sorted(names, key=key)[:limit]
+
+
+def peer_rows(targets: Targets, current: RunData) -> list[dict[str, Any]]:
+    rows = []
+    for group in targets.peers:
+        ours = _median(current, group.ours, "real_time") if current.has(group.ours) else None
+        if ours is None:
+            continue
+        for peer in group.peers:
+            if not current.has(peer):
+                continue
+            theirs = _median(current, peer, "real_time")
+            if not theirs:
+                continue
+            ratio = ours / theirs
+            rows.append({"label": group.label or group.ours, "ours": group.ours, "peer": peer,
+                         "ours_time": fmt_ns(ours), "peer_time": fmt_ns(theirs), "ratio": f"{ratio:.2f}x",
+                         "bar": charts.ratio_bar(ratio)})
+    return rows
+
+
+def environment(run: RunData, baseline: RunData | None) -> list[tuple[str, str]]:
+    c = run.ctx
+    env = [
+        ("Commit", f"{c('statestore_git_commit') or '?'}" + (" (dirty)" if c("statestore_git_dirty") == "true" else "")),
+        ("Branch", c("statestore_git_branch") or "?"),
+        ("Profile", run.profile or "?"),
+        ("Machine", run.machine or "?"),
+        ("CPU", c("statestore_cpu_model") or "?"),
+        ("CPUs / MHz", f"{c('num_cpus', '?')} / {c('mhz_per_cpu', '?')}"),
+        ("Compiler", c("statestore_compiler") or "?"),
+        ("Flags", c("statestore_cxx_flags") or "?"),
+        ("Build type", c("statestore_build_type") or "?"),
+        ("Sanitizers", c("statestore_sanitize") or "?"),
+        ("Run date", c("date") or "?"),
+        ("Host", c("host_name") or "?"),
+    ]
+    if baseline is not None:
+        env += [("Baseline", f"{baseline.path}"),
+                ("Baseline commit", baseline.commit or "?"),
+                ("Baseline machine", baseline.machine or "?"),
+                ("Baseline recorded", baseline.date or "?")]
+    return env
+
+
+def html_report(verdict: Verdict | None, current: RunData, baseline: RunData | None, targets: Targets,
+                trend_frame: pd.DataFrame | None = None, *, title: str = "perf gate report") -> str:
+    """Renders report.html. `verdict` None: report mode (results shown, not judged)."""
+    judged = verdict is not None
+    if verdict is None:
+        verdict = Verdict("report", [], [], [], False, current.profile)
+    table = _table_rows(verdict, current, baseline)
+    chart_names = relevant_benchmarks(verdict, current, CHART_LIMIT)
+    status_of = {r["benchmark"]: r["status"] for r in table}
+    targets_by_bench = {}
+    for t in verdict.targets:
+        if t.metric in ("median", "mean"):
+            targets_by_bench.setdefault(t.benchmark, t.limit)
+    strips = [charts.strip_chart(name, baseline.values(name, "real_time") if baseline is not None else [],
+                                 current.values(name, "real_time"), targets_by_bench.get(name),
+                                 status=status_of.get(name, ""))
+              for name in chart_names]
+    trend_names = chart_names[:TREND_LIMIT]
+    trend_charts = []
+    if trend_frame is not None and not trend_frame.empty:
+        for name, grp in trend_frame.groupby("benchmark", sort=False):
+            if name not in trend_names:
+                continue
+            base_median = _median(baseline, name, "real_time") if baseline is not None and baseline.has(name) else None
+            trend_charts.append(charts.trend_chart(name, grp.tail(TREND_POINTS), base_median,
+                                                   targets_by_bench.get(name), current.machine))
+        trend_charts.sort(key=lambda c: trend_names.index(c["name"]))
+    targeted = {t.benchmark for t in verdict.targets}
+    priority = {r["benchmark"] for r in table if r["status"] not in ("unchanged", "unjudged")} | targeted
+    counts = verdict.counts()
+    statuses = sorted({r["status"] for r in table}, key=status_rank)
+    context = {
+        "title": title,
+        "judged": judged,
+        "failed": verdict.failed if judged else False,
+        "headline": verdict.headline() if judged else "report only: results not judged",
+        "banner_text": (verdict.headline().split(": ", 1)[-1] if judged
+                        else f"{len(current.order)} benchmarks shown against "
+                             f"{'the baseline' if baseline is not None else 'no baseline'}; not judged"),
+        "banner_word": verdict.headline().split(": ", 1)[0] if judged else "REPORT",
+        "warnings": verdict.warnings,
+        "cross_machine": verdict.cross_machine,
+        "mode": verdict.mode,
+        "threshold": f"{verdict.threshold:.0%}",
+        "alpha": f"{verdict.alpha:g}",
+        "counts": [(s, counts.get(s, 0)) for s in statuses if counts.get(s)],
+        "statuses": statuses,
+        "table": table,
+        "strips": [c for c in strips if c["name"] in priority],
+        "strips_more": [c for c in strips if c["name"] not in priority],
+        "hidden_statuses": (["unchanged"] if len(table) > HIDE_UNCHANGED_ABOVE
+                            and any(r["status"] != "unchanged" for r in table) else []),
+        "charts_omitted": max(0, len([r for r in table if r["status"] not in ("skipped", "missing")]) - len(strips)),
+        "trends": trend_charts,
+        "trend_runs": 0 if trend_frame is None or trend_frame.empty else int(trend_frame["run_id"].nunique()),
+        "targets": [{"benchmark": t.benchmark, "metric": t.metric, "limit": _limit_text(t),
+                     "value": fmt_value(t.value, t.metric), "status": t.status, "source": t.source,
+                     "note": t.note, "fails": t.fails}
+                    for t in sorted(verdict.targets, key=lambda t: status_rank(t.status))],
+        "peers": peer_rows(targets, current),
+        "environment": environment(current, baseline),
+        "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "css": (TEMPLATES / "report.css").read_text(encoding="utf-8"),
+        "js": (TEMPLATES / "report.js").read_text(encoding="utf-8"),
+    }
+    return _env().get_template("report.html.j2").render(**context)

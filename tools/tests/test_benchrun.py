@@ -1,0 +1,121 @@
+"""benchrun: running state_bench, merging rounds, interleaving A/B (with a stand-in binary)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchrun import ab, gbjson
+from benchrun.errors import BenchRunError
+from benchrun.runner import BenchBinary, RunSpec, run
+
+INPUTS = Path(__file__).parent / "inputs" / "benchrun"
+FAKE = INPUTS / "fake_state_bench.py"
+TOOLS = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def fake_env(tmp_path, monkeypatch):
+    log = tmp_path / "runs.log"
+    monkeypatch.setenv("FAKE_LOG", str(log))
+    return log
+
+
+def test_a_single_run_returns_the_programs_json(tmp_path):
+    data = run(BenchBinary(FAKE), RunSpec("tiny"), tmp_path / "out.json", quiet=True)
+    names = {row["run_name"] for row in data["benchmarks"]}
+    assert names == {"state_get_inmemory/1000", "state_put_inmemory/1000", "state_range/results/10"}
+
+
+def test_a_missing_binary_is_named_in_the_error(tmp_path):
+    with pytest.raises(BenchRunError, match=r"base benchmark binary not found: .*nope \(build it first\)"):
+        run(BenchBinary(tmp_path / "nope", "base"), RunSpec("tiny"), tmp_path / "out.json")
+
+
+def test_a_crashing_binary_reports_its_exit_code(tmp_path, monkeypatch):
+    monkeypatch.setenv("FAKE_EXIT", "3")
+    with pytest.raises(BenchRunError, match="head state_bench exited with 3"):
+        run(BenchBinary(FAKE), RunSpec("tiny"), tmp_path / "out.json", quiet=True)
+
+
+def test_output_that_is_not_json_is_rejected_with_the_file_name(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"benchmarks": [')
+    with pytest.raises(BenchRunError, match=r"bad.json is not valid JSON"):
+        gbjson.load(bad)
+
+
+def test_json_without_a_benchmarks_list_is_rejected(tmp_path):
+    other = tmp_path / "other.json"
+    other.write_text('{"results": []}')
+    with pytest.raises(BenchRunError, match="is not Google Benchmark JSON"):
+        gbjson.load(other)
+
+
+def test_merging_rounds_keeps_every_sample_with_unique_repetition_indexes(tmp_path):
+    parts = [run(BenchBinary(FAKE), RunSpec("tiny", repetitions=1), tmp_path / f"r{i}.json", quiet=True)
+             for i in range(3)]
+    merged = gbjson.merge(parts)
+    rows = [r for r in merged["benchmarks"] if r["run_name"] == "state_get_inmemory/1000"]
+    assert [r["repetition_index"] for r in rows] == [0, 1, 2]
+    assert all(r["repetitions"] == 3 for r in rows)
+    assert all(r["run_type"] == "iteration" for r in merged["benchmarks"])
+    assert merged["context"]["statestore_profile"] == "tiny"
+
+
+def test_merging_drops_aggregates_that_described_one_round(tmp_path):
+    part = run(BenchBinary(FAKE), RunSpec("tiny", repetitions=2), tmp_path / "r.json", quiet=True)
+    assert any(r["run_type"] == "aggregate" for r in part["benchmarks"])
+    assert not any(r["run_type"] == "aggregate" for r in gbjson.merge([part])["benchmarks"])
+
+
+def test_merging_nothing_is_an_error():
+    with pytest.raises(BenchRunError, match="nothing to merge"):
+        gbjson.merge([])
+
+
+def test_the_filter_matches_exactly_the_named_benchmarks():
+    regex = re.compile(ab.filter_for(["state_range/results/10", "state_get_inmemory/1000"]))
+    assert regex.search("state_range/results/10")
+    assert regex.search("state_get_inmemory/1000")
+    assert not regex.search("state_range/results/100")
+    assert not regex.search("state_get_inmemory/10000")
+
+
+def test_rounds_alternate_abba_so_a_linear_drift_cancels(tmp_path, fake_env, monkeypatch):
+    base = BenchBinary(FAKE, "base")
+    head = BenchBinary(FAKE, "head")
+    order: list[str] = []
+    real_run = ab.run
+
+    def spy(binary, spec, out, quiet=False):
+        order.append(binary.label)
+        return real_run(binary, spec, out, quiet)
+
+    monkeypatch.setattr(ab, "run", spy)
+    base_parts, head_parts = ab.run_ab(base, head, RunSpec("tiny"), 4, tmp_path)
+    assert order == ["base", "head", "head", "base", "base", "head", "head", "base"]
+    assert len(base_parts) == len(head_parts) == 4
+    result = ab.write_sides(base_parts, head_parts, tmp_path)
+    merged = gbjson.load(result.head_file)
+    assert {r["repetition_index"] for r in merged["benchmarks"]} == {0, 1, 2, 3}
+
+
+def test_the_command_line_maps_errors_to_exit_2_and_one_line(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(TOOLS))
+    done = subprocess.run([sys.executable, "-m", "benchrun", "single", "--bench", str(tmp_path / "missing"),
+                           "--out", str(tmp_path / "o.json")], env=env, capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"benchrun: error: head benchmark binary not found: {tmp_path / 'missing'} (build it first)"]
+
+
+def test_an_unknown_base_revision_is_named(tmp_path):
+    from benchrun import build
+    with pytest.raises(BenchRunError, match="unknown git revision 'no-such-ref-xyz'"):
+        build.resolve(TOOLS.parent, "no-such-ref-xyz")
