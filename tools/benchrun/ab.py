@@ -18,13 +18,26 @@ reproduced.
 from __future__ import annotations
 
 import re
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchrun import gbjson
+from benchrun import gate, gbjson
 from benchrun.runner import BenchBinary, RunSpec, run
+
+# Rounds of the interleaved A/B. Five samples per side is the fewest for which a
+# two-sided Mann-Whitney U test can reach p < 0.05 with room to spare (the
+# smallest attainable two-sided p with 5 vs 5 is 0.008); more rounds cost time
+# linearly. The confirmation re-run adds CONFIRM_ROUNDS for flagged benchmarks only.
+DEFAULT_ROUNDS = 6
+CONFIRM_ROUNDS = 6
+# Google Benchmark --benchmark_min_time of each A/B round (one repetition per
+# round). Half the quick profile's 0.1 s: the A/B draws its statistical power
+# from the rounds, and the quick profile then takes about 16 s per round here,
+# so 6 rounds x 2 builds fit in about 3.5 minutes.
+DEFAULT_MIN_TIME = 0.05
 
 
 @dataclass(frozen=True)
@@ -43,11 +56,12 @@ def interleave(base: BenchBinary, head: BenchBinary, spec: RunSpec, rounds: int,
     base_parts: list[dict[str, Any]] = []
     head_parts: list[dict[str, Any]] = []
     for round_index in range(rounds):
-        order = (base, head) if round_index % 2 == 0 else (head, base)
-        for binary in order:
-            log(f"{tag} round {round_index + 1}/{rounds}: {binary.label}")
-            data = run(binary, spec, work_dir / f"{tag}-{binary.label}-{round_index}.json", quiet=True)
-            (base_parts if binary is base else head_parts).append(data)
+        sides = [("base", base, base_parts), ("head", head, head_parts)]
+        if round_index % 2 == 1:
+            sides.reverse()
+        for side, binary, parts in sides:
+            log(f"{tag} round {round_index + 1}/{rounds}: {side} ({binary.label})")
+            parts.append(run(binary, spec, work_dir / f"{tag}-{side}-{round_index}.json", quiet=True))
     return base_parts, head_parts
 
 
@@ -56,10 +70,43 @@ def filter_for(names: list[str]) -> str:
     return "^(" + "|".join(re.escape(n) for n in sorted(names)) + ")$"
 
 
-def run_ab(base: BenchBinary, head: BenchBinary, spec: RunSpec, rounds: int, work_dir: Path) -> tuple[
-        list[dict[str, Any]], list[dict[str, Any]]]:
-    spec = RunSpec(spec.profile, spec.filter_regex, 1, spec.extra_args)
-    return interleave(base, head, spec, rounds, work_dir, "ab")
+@dataclass(frozen=True)
+class AbSettings:
+    rounds: int = DEFAULT_ROUNDS
+    confirm_rounds: int = CONFIRM_ROUNDS
+    min_time: float | None = DEFAULT_MIN_TIME
+
+
+def judge(base: BenchBinary, head: BenchBinary, spec: RunSpec, settings: AbSettings, report_dir: Path,
+          gate_args: list[str], quiet_gate: bool = False) -> int:
+    """The whole same-run A/B: interleaved rounds, the gate, and a confirmation
+    pass for whatever the first judgement flagged. Returns the gate's exit code
+    (verdict.json in `report_dir` holds the details)."""
+    work = report_dir / "ab"
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    extra = list(spec.extra_args)
+    if settings.min_time is not None:
+        extra.append(f"--benchmark_min_time={settings.min_time:g}")
+    spec = RunSpec(spec.profile, spec.filter_regex, 1, extra)
+    quiet = ["--quiet"] if quiet_gate else []
+    base_parts, head_parts = interleave(base, head, spec, settings.rounds, work, "ab")
+    sides = write_sides(base_parts, head_parts, work)
+    code = gate.check(sides.base_file, sides.head_file, report_dir, ["--mode", "ab", *quiet, *gate_args])
+    if code != 1 or settings.confirm_rounds <= 0:
+        return code
+    flagged = gate.regressed_benchmarks(report_dir)
+    if not flagged:
+        return code
+    log(f"confirming {len(flagged)} flagged benchmark(s): {', '.join(flagged)}")
+    first_verdict = work / "verdict-first-pass.json"
+    shutil.copyfile(report_dir / "verdict.json", first_verdict)
+    confirm_spec = RunSpec(spec.profile, filter_for(flagged), 1, extra)
+    more_base, more_head = interleave(base, head, confirm_spec, settings.confirm_rounds, work, "confirm")
+    sides = write_sides(base_parts + more_base, head_parts + more_head, work)
+    return gate.check(sides.base_file, sides.head_file, report_dir,
+                      ["--mode", "ab", "--confirm-from", str(first_verdict), *quiet, *gate_args])
 
 
 def write_sides(base_parts: list[dict[str, Any]], head_parts: list[dict[str, Any]],

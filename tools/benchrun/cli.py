@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from pathlib import Path
 
-from benchrun import ab, build, gate, gbjson, instr
+from benchrun import ab, build, gbjson, instr, selftest
+from benchrun.errors import BenchRunError
 from benchrun.runner import BenchBinary, RunSpec, run
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 
-# Rounds of the interleaved A/B. Five samples per side is the fewest for which a
-# two-sided Mann-Whitney U test can reach p < 0.05 with room to spare (the
-# smallest attainable two-sided p with 5 vs 5 is 0.008); more rounds cost time
-# linearly. The confirmation re-run adds CONFIRM_ROUNDS for flagged benchmarks only.
-DEFAULT_ROUNDS = 6
-CONFIRM_ROUNDS = 6
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,8 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
     abp.add_argument("--head-bench", type=Path, required=True)
     abp.add_argument("--profile", default="quick")
     abp.add_argument("--filter", default=None)
-    abp.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS)
-    abp.add_argument("--confirm-rounds", type=int, default=CONFIRM_ROUNDS)
+    abp.add_argument("--rounds", type=int, default=ab.DEFAULT_ROUNDS, help="interleaved rounds per side")
+    abp.add_argument("--confirm-rounds", type=int, default=ab.CONFIRM_ROUNDS,
+                     help="extra rounds for benchmarks the first judgement flags (0: no confirmation)")
+    abp.add_argument("--min-time", type=float, default=ab.DEFAULT_MIN_TIME,
+                     help="--benchmark_min_time of each round, seconds")
     abp.add_argument("--build-dir", type=Path, default=REPO_ROOT / "build")
     abp.add_argument("--report-dir", type=Path, default=REPO_ROOT / "reports")
     abp.add_argument("--baseline", type=Path, default=None,
@@ -49,7 +46,36 @@ def build_parser() -> argparse.ArgumentParser:
     ins.add_argument("--ops", type=int, default=instr.DEFAULT_OPS, help="operations per workload")
     ins.add_argument("--filter", default=".", help="regex of workload names")
     ins.add_argument("--out", type=Path, required=True, help="JSON file to write")
+
+    st = sub.add_parser("selftest", help="measure the gate: A/A false alarms and caught slowdowns per mode")
+    st.add_argument("--build-dir", type=Path, default=REPO_ROOT / "build",
+                    help="where the self-test builds its variants (selftest-ref, selftest-slowPCT)")
+    st.add_argument("--report-dir", type=Path, default=REPO_ROOT / "reports",
+                    help="results go to REPORT_DIR/selftest/")
+    st.add_argument("--modes", default=",".join(selftest.MODES), help="comma-separated: baseline,ab,instructions")
+    st.add_argument("--cases", default="0,5,10,15,25", help="comma-separated slowdowns in percent; 0 = A/A")
+    st.add_argument("--trials", type=int, default=20, help="trials per mode and case (K)")
+    st.add_argument("--target", default=selftest.DEFAULT_TARGET, help="the benchmark to slow down")
+    st.add_argument("--rounds", type=int, default=ab.DEFAULT_ROUNDS, help="A/B rounds per side")
+    st.add_argument("--confirm-rounds", type=int, default=ab.CONFIRM_ROUNDS)
+    st.add_argument("--min-time", type=float, default=ab.DEFAULT_MIN_TIME, help="A/B --benchmark_min_time")
     return parser
+
+
+def cmd_selftest(args: argparse.Namespace) -> int:
+    try:
+        cases = [int(c) for c in args.cases.split(",") if c.strip()]
+    except ValueError:
+        raise BenchRunError(f"--cases must be comma-separated integers, got '{args.cases}'") from None
+    if args.trials < 1:
+        raise BenchRunError("--trials must be at least 1")
+    config = selftest.Config(REPO_ROOT, args.build_dir, args.report_dir / "selftest", target=args.target,
+                             ab_settings=ab.AbSettings(args.rounds, args.confirm_rounds, args.min_time))
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    selftest.run_selftest(config, modes, cases, args.trials)
+    print((config.work / "selftest.md").read_text())
+    print(f"benchrun: self-test results in {config.work}", file=sys.stderr)
+    return 0
 
 
 def cmd_instr(args: argparse.Namespace) -> int:
@@ -67,37 +93,17 @@ def cmd_single(args: argparse.Namespace) -> int:
 
 
 def cmd_ab(args: argparse.Namespace) -> int:
-    work = args.report_dir / "ab"
-    if work.exists():
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
     if args.base_bench is not None:
         base_path = args.base_bench
     else:
         ab.log(f"building base revision {args.base_ref}")
         base_path = build.build_revision(REPO_ROOT, args.base_ref, args.build_dir)
-    base = BenchBinary(base_path, "base")
-    head = BenchBinary(args.head_bench, "head")
-    spec = RunSpec(args.profile, args.filter)
-    base_parts, head_parts = ab.run_ab(base, head, spec, args.rounds, work)
-    sides = ab.write_sides(base_parts, head_parts, work)
-    code = gate.check(sides.base_file, sides.head_file, args.report_dir, ["--mode", "ab", *args.gate_args])
-    if code != 1 or args.confirm_rounds <= 0:
-        return code
-    flagged = gate.regressed_benchmarks(args.report_dir)
-    if not flagged:
-        return code
-    ab.log(f"confirming {len(flagged)} flagged benchmark(s): {', '.join(flagged)}")
-    first_verdict = work / "verdict-first-pass.json"
-    shutil.copyfile(args.report_dir / "verdict.json", first_verdict)
-    confirm_spec = RunSpec(args.profile, ab.filter_for(flagged), 1)
-    more_base, more_head = ab.interleave(base, head, confirm_spec, args.confirm_rounds, work, "confirm")
-    sides = ab.write_sides(base_parts + more_base, head_parts + more_head, work)
-    return gate.check(sides.base_file, sides.head_file, args.report_dir,
-                      ["--mode", "ab", "--confirm-from", str(first_verdict), *args.gate_args])
+    settings = ab.AbSettings(args.rounds, args.confirm_rounds, args.min_time)
+    return ab.judge(BenchBinary(base_path, "base"), BenchBinary(args.head_bench, "head"),
+                    RunSpec(args.profile, args.filter), settings, args.report_dir, args.gate_args)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"single": cmd_single, "ab": cmd_ab, "instr": cmd_instr}
+    handlers = {"single": cmd_single, "ab": cmd_ab, "instr": cmd_instr, "selftest": cmd_selftest}
     return handlers[args.command](args)

@@ -21,6 +21,14 @@ def check(baseline: Path, results: Path, report_dir: Path, extra: list[str]) -> 
     return subprocess.run(cmd, env=env, check=False).returncode
 
 
+def baseline(results: Path, out: Path, extra: list[str] | None = None) -> int:
+    """Runs `perfgate baseline` (promote `results` to a baseline file at `out`)."""
+    env = dict(os.environ, PYTHONPATH=str(TOOLS_DIR))
+    cmd = [sys.executable, "-m", "perfgate", "baseline", "--results", str(results), "--out", str(out),
+           *(extra or [])]
+    return subprocess.run(cmd, env=env, check=False, stdout=subprocess.DEVNULL).returncode
+
+
 def regressed_benchmarks(report_dir: Path) -> list[str]:
     """Names of the benchmarks the last check in `report_dir` marked regressed."""
     path = report_dir / "verdict.json"

@@ -28,6 +28,16 @@ Choices, and why:
   below EXACT_LIMIT per side), the normal approximation with tie correction
   otherwise (scipy's method="asymptotic").
 
+* Paired rounds in A/B mode (``compare_paired``). A same-run A/B measures
+  base and head in alternating rounds, each round a base run next to a head
+  run; the machine's slow spells (2-3x, minutes long) hit both runs of a round
+  alike. The per-round ratio head/base cancels them, which the unpaired U test
+  cannot: its samples carry the whole between-round spread. So when both sides
+  hold the same rounds (repetition indices), the change is the median of the
+  per-round ratios and the test is Wilcoxon's signed-rank test (two-sided) of
+  their logarithms. MIN_PAIRS = 6: with n pairs the smallest two-sided exact
+  p-value is 2 / 2^n, 0.0625 for 5 and 0.031 for 6.
+
 * Deterministic metrics (MetricRule.u_test = False, e.g. callgrind instruction
   counts, issue 6) are compared on the median alone: identical inputs give
   identical counts, so any change beyond the threshold is real and no test is
@@ -40,7 +50,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import mannwhitneyu
+from scipy.stats import mannwhitneyu, wilcoxon
 
 # Fewest repetitions per side for which a two-sided U test can reach p < 0.05
 # (see the module docstring for the arithmetic).
@@ -48,6 +58,8 @@ MIN_REPETITIONS = 4
 # Below this many samples per side (and without ties) the exact distribution of U
 # is cheap and more accurate than the normal approximation.
 EXACT_LIMIT = 8
+# Fewest paired rounds for which a two-sided signed-rank test can reach p < 0.05.
+MIN_PAIRS = 6
 DEFAULT_ALPHA = 0.05
 DEFAULT_THRESHOLD = 0.10
 
@@ -160,6 +172,30 @@ def compare(base: np.ndarray, current: np.ndarray, *, u_test: bool = True,
                                  f">= {MIN_REPETITIONS} per side)")
     p = p_value if p_value is not None else u_test_p_value(base, current)
     return Comparison(bm, cm, delta, p, nb, nc, testable=True)
+
+
+def compare_paired(base: np.ndarray, current: np.ndarray) -> Comparison:
+    """Compares paired samples (base[i] and current[i] measured in the same round).
+
+    The change is the median per-pair ratio; the p-value comes from a two-sided
+    Wilcoxon signed-rank test of the log ratios. Needs at least MIN_PAIRS pairs
+    of positive values (else the result is not testable)."""
+    base = np.asarray(base, dtype=float)
+    current = np.asarray(current, dtype=float)
+    if base.shape != current.shape:
+        raise ValueError("compare_paired needs samples of equal length")
+    bm, cm = float(np.median(base)), float(np.median(current))
+    n = int(base.size)
+    if n < MIN_PAIRS or np.any(base <= 0) or np.any(current <= 0):
+        cmp = compare(base, current)
+        return Comparison(cmp.base_median, cmp.current_median, cmp.delta, cmp.p_value, n, n, cmp.testable,
+                          cmp.reason)
+    logs = np.log(current / base)
+    delta = float(np.exp(np.median(logs))) - 1.0
+    if np.all(logs == 0):
+        return Comparison(bm, cm, delta, 1.0, n, n, testable=True)
+    p = float(wilcoxon(logs, alternative="two-sided").pvalue)
+    return Comparison(bm, cm, delta, p, n, n, testable=True, reason="paired rounds")
 
 
 def statistic(values: np.ndarray, name: str) -> float:

@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     base = sub.add_parser("baseline", help="promote a Release results file to a committed baseline")
     base.add_argument("--results", type=Path, required=True)
     base.add_argument("--out", type=Path, default=None, help="default: baselines/<profile>.json")
+    base.add_argument("--allow-slowdown", action="store_true",
+                      help="accept a build with the slowdown hook compiled in (the gate's self-test only)")
 
     hist = sub.add_parser("history", help="the run history (SQLite)")
     hsub = hist.add_subparsers(dest="history_command", required=True, parser_class=_Parser)
@@ -206,7 +208,7 @@ def cmd_baseline(args: argparse.Namespace) -> int:
                             f"(context {load.CTX_BUILD_TYPE} is {build_type or 'absent'}); refusing to make it a baseline")
     if not run.profile:
         raise PerfGateError(f"results file {args.results} has no statestore_profile; cannot name the baseline")
-    if run.ctx("statestore_slowdown") not in ("", "none"):
+    if run.ctx("statestore_slowdown") not in ("", "none") and not args.allow_slowdown:
         raise PerfGateError(f"results file {args.results} was built with an injected slowdown "
                             f"({run.ctx('statestore_slowdown')}); refusing to make it a baseline")
     out = args.out or REPO_ROOT / "baselines" / f"{run.profile}.json"

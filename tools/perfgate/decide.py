@@ -27,7 +27,8 @@ Seams for issue 6, already used by the CLI:
   (exit 2) against a baseline built by another compiler or with other flags.
 * ``Settings.mode``: "baseline" (a committed baseline, possibly from another
   machine) or "ab" (the base build measured in the same job: no cross-machine
-  check, the baseline is simply the other side).
+  check, the baseline is simply the other side; when both sides hold the same
+  rounds, times are compared round by round: analyse.compare_paired).
 * ``Settings.confirm_from``: the statuses of a first pass; every benchmark that
   regressed then gets ``confirmation`` "confirmed" (still regressed with the extra
   samples merged in) or "not reproduced".
@@ -41,6 +42,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 from typing import NamedTuple
+
+import numpy as np
 
 from perfgate import analyse
 from perfgate.errors import PerfGateError
@@ -297,11 +300,27 @@ def _center(run: RunData, name: str, metric: str) -> float | None:
     return None
 
 
+def _paired_rounds(baseline: RunData, current: RunData, name: str,
+                   metric: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """(base, head) values ordered by round when both sides hold exactly the same
+    rounds (repetition indices), at least analyse.MIN_PAIRS of them; else None."""
+    base = baseline.samples_by_repetition(name, metric)
+    head = current.samples_by_repetition(name, metric)
+    if set(base) != set(head) or len(base) < analyse.MIN_PAIRS:
+        return None
+    rounds = sorted(base)
+    return np.array([base[r] for r in rounds]), np.array([head[r] for r in rounds])
+
+
 def _judge(name: str, metric: str, rule: analyse.MetricRule, threshold: float, baseline: RunData,
            current: RunData, settings: Settings, cross_machine: bool, p_value: float | None) -> VerdictRow:
-    cmp = analyse.compare(baseline.values(name, metric), current.values(name, metric), u_test=rule.u_test,
-                          base_median=_center(baseline, name, metric),
-                          current_median=_center(current, name, metric), p_value=p_value)
+    pairs = _paired_rounds(baseline, current, name, metric) if settings.mode == "ab" and rule.u_test else None
+    if pairs is not None:
+        cmp = analyse.compare_paired(*pairs)
+    else:
+        cmp = analyse.compare(baseline.values(name, metric), current.values(name, metric), u_test=rule.u_test,
+                              base_median=_center(baseline, name, metric),
+                              current_median=_center(current, name, metric), p_value=p_value)
     beyond = abs(cmp.delta) > threshold
     note = ""
     if not beyond:
@@ -315,7 +334,8 @@ def _judge(name: str, metric: str, rule: analyse.MetricRule, threshold: float, b
             note = "consider refreshing the baseline"
     else:
         status = "noise"
-        note = f"p={cmp.p_value:.3f} >= alpha {settings.alpha:g}: within the spread of the repetitions"
+        spread = "the per-round ratios" if cmp.reason == "paired rounds" else "the repetitions"
+        note = f"p={cmp.p_value:.3f} >= alpha {settings.alpha:g}: within the spread of {spread}"
     row = VerdictRow(
         benchmark=name, metric=metric, status=status,
         fails=status == "regressed" and settings.fail_on_timing,

@@ -150,6 +150,11 @@ class RunData:
         import numpy as np
         return self._groups.get((benchmark, metric), np.empty(0))
 
+    def samples_by_repetition(self, benchmark: str, metric: str) -> dict[int, float]:
+        """{repetition_index: value} of one benchmark and metric (A/B rounds pair by index)."""
+        rows = self.samples[(self.samples["benchmark"] == benchmark) & (self.samples["metric"] == metric)]
+        return dict(zip(rows["repetition"].astype(int), rows["value"].astype(float)))
+
     def aggregate(self, benchmark: str, metric: str, statistic: str) -> float | None:
         return self._aggs.get((benchmark, metric, statistic))
 

@@ -84,3 +84,34 @@ def test_batched_u_tests_equal_one_by_one_tests():
     assert batched[-2] == 1.0
     assert batched[-1] == pytest.approx(mannwhitneyu(pairs[-1][1], pairs[-1][0], alternative="two-sided",
                                                      method="asymptotic").pvalue)
+
+
+def test_paired_rounds_see_through_a_slow_spell_that_hides_a_slowdown_from_the_u_test():
+    # Real shape of an A/B on this VM: the machine's speed moves 3x between
+    # rounds; inside each round head is 12% slower than base.
+    speed = np.array([1.0, 1.4, 3.0, 1.1, 2.2, 1.0])
+    base = 20.0 * speed
+    head = base * 1.12
+    unpaired = analyse.compare(base, head)
+    assert unpaired.p_value > 0.05
+    paired = analyse.compare_paired(base, head)
+    assert paired.delta == pytest.approx(0.12)
+    assert paired.p_value == pytest.approx(2 / 2 ** 6)
+    assert paired.testable
+
+
+def test_paired_rounds_of_identical_builds_show_no_change():
+    rng = np.random.default_rng(7)
+    base = 20.0 * rng.uniform(1.0, 3.0, 8)
+    head = base * rng.uniform(0.97, 1.03, 8)
+    paired = analyse.compare_paired(base, head)
+    assert abs(paired.delta) < 0.03
+    assert paired.p_value > 0.05
+
+
+def test_too_few_pairs_fall_back_to_the_unpaired_comparison():
+    base = np.array([10.0, 11.0, 10.5, 10.2, 10.8])
+    head = base * 1.5
+    paired = analyse.compare_paired(base, head)
+    assert paired.reason != "paired rounds"
+    assert paired.delta == pytest.approx(analyse.compare(base, head).delta)

@@ -105,6 +105,15 @@ def test_baseline_refuses_results_with_an_injected_slowdown(tmp_path, capsys, re
     res = write(tmp_path / "r.json", with_context(real_doc, statestore_slowdown="15%"))
     code, _, err = call_main(capsys, "baseline", "--results", str(res), "--out", str(tmp_path / "b.json"))
     assert code == 2 and "built with an injected slowdown (15%); refusing to make it a baseline" in err
+    assert not (tmp_path / "b.json").exists()
+
+
+def test_baseline_accepts_an_injected_slowdown_only_when_told_it_is_the_self_test(tmp_path, capsys, real_doc):
+    res = write(tmp_path / "r.json", with_context(real_doc, statestore_slowdown="^none$:1"))
+    code, out, _ = call_main(capsys, "baseline", "--results", str(res), "--out", str(tmp_path / "b.json"),
+                             "--allow-slowdown")
+    assert code == 0 and "wrote baseline" in out
+    assert (tmp_path / "b.json").exists()
 
 
 def test_report_renders_without_judging_and_exits_0_even_for_slow_results(tmp_path, capsys, real_doc):

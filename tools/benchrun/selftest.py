@@ -1,0 +1,270 @@
+"""The perf gate's self-test: how often does each mode cry wolf, and how often
+does it catch a real slowdown?
+
+For each mode (committed baseline, same-run A/B, instruction counts) and each
+case (A/A: the same build against itself; A/B: a build whose target benchmark
+is made PCT% slower per operation by the benchmark-side build option
+STATESTORE_BENCH_SLOWDOWN, never by code in core/), K trials run the mode's
+full decision procedure and record the gate's verdict:
+
+  baseline      a baseline recorded once from the reference build at the start,
+                then per trial one quick-profile run of the candidate, judged
+                by `perfgate check` (median > threshold and U test).
+  ab            per trial the interleaved A/B of benchrun (ABBA rounds,
+                confirmation re-run of flagged benchmarks), judged with --mode ab.
+  instructions  a callgrind baseline recorded once, then per trial one
+                state_instr run of the candidate (2% threshold).
+
+The reference build ("A") is compiled with the slowdown hook present but
+matching no benchmark, so A and B differ in nothing but the injected work.
+Trials run case by case inside each trial index (A/A, 5%, 10%, ... then the
+next index), so a slow spell of the shared machine spreads over all cases.
+
+A trial *fails* when the gate exits 1. For A/A every failure is a false alarm.
+For A/B a trial *catches* the slowdown when the target benchmark's status is
+"regressed"; a failure naming only other benchmarks is counted apart.
+Results go to <report-dir>/selftest/{selftest.json,selftest.md}.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import statistics
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from benchrun import ab, gate, gbjson, instr
+from benchrun.errors import BenchRunError
+from benchrun.runner import BenchBinary, RunSpec, run
+
+MODES = ("baseline", "ab", "instructions")
+DEFAULT_TARGET = "state_get_inmemory/100000"
+# The other benchmarks of each trial: a cheap mix of point and scan operations,
+# present so that A/A and A/B also show false alarms on benchmarks not slowed.
+DEFAULT_COMPANIONS = ("state_get_mmap/1000", "state_put_inmemory/1000", "state_range/results/100")
+NO_TARGETS = 'format_version = 1\nknown_profiles = ["tiny", "quick", "full"]\n'
+
+
+@dataclass
+class Trial:
+    mode: str
+    slowdown_pct: int
+    index: int
+    exit_code: int
+    target_status: str
+    target_delta_pct: float | None
+    other_failures: list[str]
+    seconds: float
+
+
+@dataclass
+class Config:
+    repo: Path
+    build_root: Path
+    work: Path
+    target: str = DEFAULT_TARGET
+    companions: tuple[str, ...] = DEFAULT_COMPANIONS
+    profile: str = "quick"
+    ab_settings: ab.AbSettings = field(default_factory=ab.AbSettings)
+    instr_ops: int = 20_000
+
+    @property
+    def names(self) -> list[str]:
+        return [self.target, *self.companions]
+
+    @property
+    def filter_regex(self) -> str:
+        return ab.filter_for(self.names)
+
+
+@dataclass(frozen=True)
+class Variant:
+    slowdown_pct: int
+    bench: Path
+    instr: Path
+
+
+def log(msg: str) -> None:
+    ab.log(f"selftest: {msg}")
+
+
+def build_variant(config: Config, pct: int) -> Variant:
+    """Configures and builds state_bench and state_instr with the slowdown hook:
+    matching nothing for pct 0, else the target benchmark at pct%."""
+    out = config.build_root / ("selftest-ref" if pct == 0 else f"selftest-slow{pct}")
+    regex = "^no-benchmark-has-this-name$" if pct == 0 else f"^{re.escape(config.target)}$"
+    setting = f"{regex}:{pct or 1}"
+    log(f"building {out.name} (STATESTORE_BENCH_SLOWDOWN={setting})")
+    for cmd in (["cmake", "-S", str(config.repo), "-B", str(out), "-DCMAKE_BUILD_TYPE=Release",
+                 "-DSTATESTORE_BUILD_TESTS=OFF", "-DSTATESTORE_BUILD_PEERS=OFF",
+                 f"-DSTATESTORE_BENCH_SLOWDOWN={setting}"],
+                ["cmake", "--build", str(out), "-j", str(os.cpu_count() or 2),
+                 "--target", "state_bench", "state_instr"]):
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            tail = " / ".join((done.stderr or done.stdout).strip().splitlines()[-5:])
+            raise BenchRunError(f"building {out.name} failed: {tail}")
+    return Variant(pct, out / "benches" / "state_bench", out / "benches" / "state_instr")
+
+
+def _verdict(report_dir: Path) -> dict[str, Any]:
+    try:
+        return json.loads((report_dir / "verdict.json").read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise BenchRunError(f"cannot read the gate's verdict in {report_dir}: {exc}") from exc
+
+
+def _outcome(config: Config, mode: str, variant: Variant, index: int, code: int, report_dir: Path,
+             seconds: float) -> Trial:
+    if code not in (0, 1):
+        raise BenchRunError(f"selftest {mode} trial {index}: the gate exited {code} (bad input); see {report_dir}")
+    verdict = _verdict(report_dir)
+    metric = "instructions_per_op" if mode == "instructions" else "real_time"
+    target_rows = [r for r in verdict["rows"] if r["benchmark"] == config.target and r["metric"] == metric]
+    target = target_rows[0] if target_rows else {"status": "missing", "delta_pct": None}
+    others = sorted({r["benchmark"] for r in verdict["rows"]
+                     if r.get("fails") and r["benchmark"] != config.target})
+    return Trial(mode, variant.slowdown_pct, index, code, target["status"], target.get("delta_pct"),
+                 others, round(seconds, 1))
+
+
+class Runner:
+    """Runs the trials of one mode; `prepare` records what the mode compares against."""
+
+    def __init__(self, config: Config, reference: Variant, targets: Path) -> None:
+        self.config = config
+        self.reference = reference
+        self.gate_args = ["--no-history", "--quiet", "--targets", str(targets)]
+        self.baselines: dict[str, Path] = {}
+
+    def prepare(self, mode: str) -> None:
+        work = self.config.work / mode
+        work.mkdir(parents=True, exist_ok=True)
+        if mode == "baseline":
+            results = work / "reference-results.json"
+            run(BenchBinary(self.reference.bench, "reference"),
+                RunSpec(self.config.profile, self.config.filter_regex), results, quiet=True)
+            self.baselines[mode] = self._promote(results, work / "baseline.json")
+        elif mode == "instructions":
+            results = work / "reference-results.json"
+            gbjson.write(instr.measure(self.reference.instr, self.config.instr_ops, self.config.filter_regex),
+                         results)
+            self.baselines[mode] = self._promote(results, work / "baseline.json")
+
+    def _promote(self, results: Path, out: Path) -> Path:
+        # The reference build carries the (idle) slowdown hook, which the gate
+        # refuses in a baseline unless told this is the self-test.
+        code = gate.baseline(results, out, ["--allow-slowdown"])
+        if code != 0:
+            raise BenchRunError(f"cannot record the self-test baseline from {results} (exit {code})")
+        return out
+
+    def trial(self, mode: str, variant: Variant, index: int) -> Trial:
+        report_dir = self.config.work / mode / f"slow{variant.slowdown_pct}-{index}"
+        started = time.monotonic()
+        if mode == "ab":
+            code = ab.judge(BenchBinary(self.reference.bench, "A"), BenchBinary(variant.bench, "B"),
+                            RunSpec(self.config.profile, self.config.filter_regex), self.config.ab_settings,
+                            report_dir, self.gate_args)
+        else:
+            results = report_dir / "results.json"
+            if mode == "baseline":
+                run(BenchBinary(variant.bench, "candidate"),
+                    RunSpec(self.config.profile, self.config.filter_regex), results, quiet=True)
+            else:
+                report_dir.mkdir(parents=True, exist_ok=True)
+                gbjson.write(instr.measure(variant.instr, self.config.instr_ops, self.config.filter_regex),
+                             results)
+            code = gate.check(self.baselines[mode], results, report_dir, self.gate_args)
+        return _outcome(self.config, mode, variant, index, code, report_dir, time.monotonic() - started)
+
+
+def summarise(trials: list[Trial]) -> list[dict[str, Any]]:
+    """One row per (mode, case): failures out of K and the wall time per trial."""
+    rows = []
+    keys = sorted({(t.mode, t.slowdown_pct) for t in trials}, key=lambda k: (MODES.index(k[0]), k[1]))
+    for mode, pct in keys:
+        group = [t for t in trials if t.mode == mode and t.slowdown_pct == pct]
+        deltas = [t.target_delta_pct for t in group if t.target_delta_pct is not None]
+        seconds = [t.seconds for t in group]
+        rows.append({
+            "mode": mode,
+            "case": "A/A" if pct == 0 else f"+{pct}%",
+            "slowdown_pct": pct,
+            "trials": len(group),
+            "failed": sum(1 for t in group if t.exit_code == 1),
+            "caught": sum(1 for t in group if t.target_status == "regressed"),
+            "other_failures": sum(1 for t in group if t.other_failures),
+            "target_delta_median_pct": round(statistics.median(deltas), 1) if deltas else None,
+            "target_delta_min_pct": round(min(deltas), 1) if deltas else None,
+            "target_delta_max_pct": round(max(deltas), 1) if deltas else None,
+            "seconds_median": round(statistics.median(seconds), 1),
+        })
+    return rows
+
+
+def markdown(rows: list[dict[str, Any]], config: Config, machine: str, started: str) -> str:
+    lines = [
+        "# perf gate self-test",
+        "",
+        f"Target `{config.target}` (slowed per operation by the STATESTORE_BENCH_SLOWDOWN build option), "
+        f"companions {', '.join(f'`{c}`' for c in config.companions)}; profile `{config.profile}`; "
+        f"A/B {config.ab_settings.rounds} rounds + {config.ab_settings.confirm_rounds} confirmation rounds, "
+        f"min time {config.ab_settings.min_time} s. Machine: {machine}. Started {started}.",
+        "",
+        "A/A: a failed trial is a false alarm. A/B: *caught* = the target was judged regressed; "
+        "*other* = trials failing on a benchmark that was not slowed. Δ = the target's measured change "
+        "(min / median / max over the trials).",
+        "",
+        "| mode | case | trials | failed | caught | other | target Δ% min / median / max | s per trial (median) |",
+        "|---|---|---:|---:|---:|---:|---|---:|",
+    ]
+    for r in rows:
+        caught = "" if r["slowdown_pct"] == 0 else f"{r['caught']}/{r['trials']}"
+        delta = ("n/a" if r["target_delta_median_pct"] is None else
+                 f"{r['target_delta_min_pct']:+.1f} / {r['target_delta_median_pct']:+.1f} / "
+                 f"{r['target_delta_max_pct']:+.1f}")
+        lines.append(f"| {r['mode']} | {r['case']} | {r['trials']} | {r['failed']}/{r['trials']} | {caught} | "
+                     f"{r['other_failures']} | {delta} | {r['seconds_median']} |")
+    return "\n".join(lines) + "\n"
+
+
+def run_selftest(config: Config, modes: list[str], cases: list[int], trials: int,
+                 on_trial: Callable[[Trial], None] | None = None) -> list[dict[str, Any]]:
+    for mode in modes:
+        if mode not in MODES:
+            raise BenchRunError(f"unknown self-test mode '{mode}' (expected {', '.join(MODES)})")
+    if any(pct < 0 for pct in cases):
+        raise BenchRunError("slowdown cases must be percentages >= 0")
+    config.work.mkdir(parents=True, exist_ok=True)
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    variants = {pct: build_variant(config, pct) for pct in sorted({0, *cases})}
+    targets = config.work / "no_targets.toml"
+    targets.write_text(NO_TARGETS)
+    runner = Runner(config, variants[0], targets)
+    results: list[Trial] = []
+    out_json = config.work / "selftest.json"
+    machine = instr.context_of(variants[0].instr).get("statestore_machine", "unknown")
+    for mode in modes:
+        log(f"mode {mode}: recording what it compares against")
+        runner.prepare(mode)
+        for index in range(trials):
+            for pct in cases:
+                trial = runner.trial(mode, variants[pct], index)
+                results.append(trial)
+                log(f"{mode} {'A/A' if pct == 0 else f'+{pct}%'} trial {index + 1}/{trials}: exit "
+                    f"{trial.exit_code}, target {trial.target_status} "
+                    f"({'n/a' if trial.target_delta_pct is None else f'{trial.target_delta_pct:+.1f}%'}), "
+                    f"{trial.seconds} s")
+                if on_trial:
+                    on_trial(trial)
+                rows = summarise(results)
+                out_json.write_text(json.dumps({"machine": machine, "started": started, "summary": rows,
+                                                "trials": [asdict(t) for t in results]}, indent=1))
+                (config.work / "selftest.md").write_text(markdown(rows, config, machine, started))
+    return summarise(results)
