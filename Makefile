@@ -16,6 +16,7 @@ PYTHON := /usr/bin/python3
 GATE := PYTHONPATH=tools $(PYTHON) -m perfgate
 BENCHRUN := PYTHONPATH=tools $(PYTHON) -m benchrun
 GATE_ARGS ?=
+SELFTEST_ARGS ?=
 
 RELEASE_DIR := $(BUILD_DIR)/release
 ASAN_DIR := $(BUILD_DIR)/asan
@@ -68,7 +69,7 @@ test-cpp: build build-asan
 
 test-python: build
 	@echo "== pytest"
-	@STATE_BENCH=$(abspath $(STATE_BENCH)) PYTHONPATH=tools $(PYTHON) -m pytest -q -p no:cacheprovider tools/tests
+	@STATE_BENCH=$(abspath $(STATE_BENCH)) STATE_INSTR=$(abspath $(STATE_INSTR)) PYTHONPATH=tools $(PYTHON) -m pytest -q -p no:cacheprovider tools/tests
 
 lint-workflow:
 	@echo "== lint .github/workflows"
@@ -110,7 +111,7 @@ report:
 	@$(GATE) report --results $(RESULTS) --report-dir $(REPORT_DIR)
 
 perf-gate-selftest: build
-	@$(BENCHRUN) selftest --build-dir $(BUILD_DIR) --report-dir $(REPORT_DIR)
+	@$(BENCHRUN) selftest --build-dir $(BUILD_DIR) --report-dir $(REPORT_DIR) $(SELFTEST_ARGS)
 
 clean:
 	rm -rf $(BUILD_DIR) tools/workflow-lint/node_modules

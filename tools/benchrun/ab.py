@@ -9,10 +9,11 @@ whole profile once per binary with one repetition per benchmark; the rounds of
 each side are merged into one file and judged by the gate's ordinary rules with
 base as the baseline.
 
-Benchmarks the gate flags as regressed are then run again, alone, for more
-rounds (confirm-before-fail); their new samples are appended on both sides and
-the gate judges again, marking each first-pass regression as confirmed or not
-reproduced.
+Benchmarks the gate flags as regressed, and those slower beyond the threshold
+but not significantly so ("noise": six rounds decide nothing when one round is
+an outlier), are then run again, alone, for more rounds (confirm-before-fail);
+their new samples are appended on both sides and the gate judges again on all
+of them, marking each first-pass regression as confirmed or not reproduced.
 """
 
 from __future__ import annotations
@@ -94,12 +95,12 @@ def judge(base: BenchBinary, head: BenchBinary, spec: RunSpec, settings: AbSetti
     base_parts, head_parts = interleave(base, head, spec, settings.rounds, work, "ab")
     sides = write_sides(base_parts, head_parts, work)
     code = gate.check(sides.base_file, sides.head_file, report_dir, ["--mode", "ab", *quiet, *gate_args])
-    if code != 1 or settings.confirm_rounds <= 0:
+    if code == 2 or settings.confirm_rounds <= 0:
         return code
-    flagged = gate.regressed_benchmarks(report_dir)
+    flagged = gate.suspect_benchmarks(report_dir)
     if not flagged:
         return code
-    log(f"confirming {len(flagged)} flagged benchmark(s): {', '.join(flagged)}")
+    log(f"confirming {len(flagged)} regressed or undecided benchmark(s): {', '.join(flagged)}")
     first_verdict = work / "verdict-first-pass.json"
     shutil.copyfile(report_dir / "verdict.json", first_verdict)
     confirm_spec = RunSpec(spec.profile, filter_for(flagged), 1, extra)

@@ -29,12 +29,15 @@ def baseline(results: Path, out: Path, extra: list[str] | None = None) -> int:
     return subprocess.run(cmd, env=env, check=False, stdout=subprocess.DEVNULL).returncode
 
 
-def regressed_benchmarks(report_dir: Path) -> list[str]:
-    """Names of the benchmarks the last check in `report_dir` marked regressed."""
+def suspect_benchmarks(report_dir: Path) -> list[str]:
+    """Names of the benchmarks the last check in `report_dir` marked regressed, or
+    slower beyond the threshold but not significantly ("noise" with a positive
+    delta): the ones a confirmation pass should run again."""
     path = report_dir / "verdict.json"
     try:
         verdict = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise BenchRunError(f"cannot read the gate's verdict {path}: {exc}") from exc
     return sorted({row["benchmark"] for row in verdict.get("rows", [])
-                   if row.get("status") == "regressed"})
+                   if row.get("status") == "regressed"
+                   or (row.get("status") == "noise" and (row.get("delta_pct") or 0) > 0)})

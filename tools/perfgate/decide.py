@@ -130,7 +130,8 @@ class Verdict:
     def headline(self) -> str:
         """The verdict line, e.g. 'FAIL: 2 regressions (state_get_inmemory/1000 +14.2% p=0.004), 1 target breach'."""
         regressed = [r for r in self.rows if r.status == "regressed"]
-        breaches = [t for t in self.targets if t.status == "breach"]
+        inherited = [t for t in self.targets if t.status == "breach" and t.note == INHERITED_BREACH]
+        breaches = [t for t in self.targets if t.status == "breach" and t not in inherited]
         missing = [r for r in self.rows if r.status == "missing"]
         parts: list[str] = []
         if regressed:
@@ -152,6 +153,11 @@ class Verdict:
         checked = sum(1 for t in self.targets if t.status in ("ok", "breach"))
         quiet.append(f"{met} of {checked} targets met" if met < checked else
                      f"{met} targets met" if checked else "no targets checked")
+        if inherited:
+            shown = ", ".join(f"{t.benchmark} {t.metric}" for t in inherited[:3])
+            more = f", +{len(inherited) - 3} more" if len(inherited) > 3 else ""
+            quiet.append(f"{_plural(len(inherited), 'target breach', 'target breaches')} inherited from the base "
+                         f"({shown}{more})")
         if parts:  # failures demoted to warnings by --no-fail-on-timing
             return "PASS (timing not enforced): " + ", ".join(parts) + "; " + ", ".join(quiet)
         return "PASS: " + ", ".join(quiet)
@@ -227,10 +233,12 @@ def decide(baseline: RunData | None, current: RunData, targets: Targets = EMPTY_
                     f"'{baseline.ctx(key)}', the results '{current.ctx(key)}'; record a new baseline")
     rows = _relative_rows(baseline, current, targets, settings, cross_machine) if baseline is not None else []
     # F-PERF-001 targets are times and allocations, which an instruction run does not measure.
-    target_rows = [] if is_instruction_run(current) else _target_rows(current, targets, settings)
+    base_for_targets = baseline if settings.mode == "ab" else None
+    target_rows = [] if is_instruction_run(current) else _target_rows(current, targets, settings, base_for_targets)
     if not settings.fail_on_timing:
         demoted = [r for r in rows if r.status in FAILING_RELATIVE] + \
-                  [t for t in target_rows if t.status == "breach" and t.metric != "allocs"]
+                  [t for t in target_rows if t.status == "breach" and t.metric != "allocs"
+                   and t.note != INHERITED_BREACH]
         if demoted:
             warnings.append(f"--no-fail-on-timing: {len(demoted)} timing failure(s) reported as warnings")
     return Verdict(settings.mode, rows, target_rows, warnings, cross_machine, current.profile,
@@ -349,7 +357,13 @@ def _judge(name: str, metric: str, rule: analyse.MetricRule, threshold: float, b
     return row
 
 
-def _target_rows(current: RunData, targets: Targets, settings: Settings) -> list[TargetRow]:
+INHERITED_BREACH = "the base build breaches it too: not caused by this change"
+
+
+def _target_rows(current: RunData, targets: Targets, settings: Settings,
+                 base: RunData | None = None) -> list[TargetRow]:
+    """Target rows of `current`. `base` (A/B mode): a breach that the base build
+    shows as well is reported but does not fail, since the change did not cause it."""
     rows: list[TargetRow] = []
     profile = current.profile
     for target in targets.targets:
@@ -373,8 +387,14 @@ def _target_rows(current: RunData, targets: Targets, settings: Settings) -> list
             )
         breach = value > target.limit
         fails = breach and (settings.fail_on_timing or target.metric == "allocs")
+        note = ""
+        if breach and base is not None and base.has(target.benchmark):
+            base_value = _target_value(base, target)
+            if base_value is not None and base_value > target.limit:
+                fails, note = False, INHERITED_BREACH
         rows.append(TargetRow(target.benchmark, target.metric, target.limit, target.unit,
-                              "breach" if breach else "ok", fails=fails, value=value, source=target.source))
+                              "breach" if breach else "ok", fails=fails, value=value, source=target.source,
+                              note=note))
     return rows
 
 

@@ -193,3 +193,24 @@ def test_ab_passes_the_round_min_time_to_every_run(tmp_path, fake_env):
     lines = log.read_text().splitlines()
     assert len(lines) == 4
     assert all("--benchmark_min_time=0.05" in line and "--benchmark_repetitions=1" in line for line in lines)
+
+
+def test_the_confirmation_pass_takes_regressions_and_slower_undecided_rows_only(tmp_path):
+    import json
+    from benchrun import gate
+    rows = [
+        {"benchmark": "a", "status": "regressed", "delta_pct": 14.0},
+        {"benchmark": "b", "status": "noise", "delta_pct": 12.0},
+        {"benchmark": "c", "status": "noise", "delta_pct": -12.0},
+        {"benchmark": "d", "status": "unchanged", "delta_pct": 3.0},
+        {"benchmark": "e", "status": "improved", "delta_pct": -20.0},
+    ]
+    (tmp_path / "verdict.json").write_text(json.dumps({"rows": rows}))
+    assert gate.suspect_benchmarks(tmp_path) == ["a", "b"]
+
+
+def test_an_unreadable_verdict_is_named(tmp_path):
+    from benchrun import gate
+    (tmp_path / "verdict.json").write_text("{not json")
+    with pytest.raises(BenchRunError, match="cannot read the gate's verdict .*verdict.json"):
+        gate.suspect_benchmarks(tmp_path)

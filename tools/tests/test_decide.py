@@ -132,6 +132,25 @@ def test_a_median_above_its_target_is_a_breach_that_fails(tmp_path, real_doc):
     assert v.headline() == f"FAIL: 1 target breach ({GET} median)"
 
 
+def test_in_ab_mode_a_breach_the_base_build_shares_is_reported_but_does_not_fail(tmp_path, real_doc):
+    t = targets_file(tmp_path, f'[[target]]\nbenchmark = "{GET}"\nmetric = "median"\nlimit = 1\nunit = "ns"\n')
+    v = judge(tmp_path, real_doc, real_doc, targets=t, mode="ab")
+    assert v.targets[0].status == "breach" and not v.targets[0].fails
+    assert "base build breaches it too" in v.targets[0].note
+    assert v.exit_code == 0
+    assert v.headline().startswith("PASS: ")
+    assert v.headline().endswith(f"1 target breach inherited from the base ({GET} median)")
+
+
+def test_in_ab_mode_a_breach_the_change_causes_fails(tmp_path, real_doc):
+    median = float(load.load_results(write(tmp_path / "probe.json", real_doc)).values(GET, "real_time").max())
+    limit = median * 1.5
+    t = targets_file(tmp_path, f'[[target]]\nbenchmark = "{GET}"\nmetric = "median"\nlimit = {limit}\nunit = "ns"\n')
+    v = judge(tmp_path, real_doc, scaled(real_doc, 2.0), targets=t, mode="ab")
+    assert v.targets[0].status == "breach" and v.targets[0].fails
+    assert v.exit_code == 1
+
+
 def test_allocations_above_a_zero_target_fail(tmp_path, real_doc):
     t = targets_file(tmp_path, '[[target]]\nbenchmark = "state_put_inmemory/1000"\nmetric = "allocs"\n'
                                'limit = 0\nunit = "allocs"\n')

@@ -1,0 +1,92 @@
+"""The GitHub Actions workflow says what README and the Makefile promise.
+
+The npm linter (make lint-workflow) checks the file against the Actions schema;
+these tests check its meaning: the events, the container, the commands it runs
+and the files it publishes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent.parent
+WORKFLOW = REPO / ".github" / "workflows" / "perf-gate.yml"
+
+
+@pytest.fixture(scope="module")
+def workflow() -> dict:
+    doc = yaml.safe_load(WORKFLOW.read_text())
+    # YAML 1.1 reads the key `on` as the boolean True.
+    doc["on"] = doc.pop(True, doc.get("on"))
+    return doc
+
+
+@pytest.fixture(scope="module")
+def job(workflow) -> dict:
+    assert list(workflow["jobs"]) == ["perf-gate"]
+    return workflow["jobs"]["perf-gate"]
+
+
+def _scripts(job: dict) -> str:
+    return "\n".join(step.get("run", "") for step in job["steps"])
+
+
+def _makefile_targets() -> set[str]:
+    text = (REPO / "Makefile").read_text()
+    return set(re.findall(r"^([a-z][a-z0-9-]*):", text, re.MULTILINE))
+
+
+def test_it_runs_on_pull_requests_pushes_to_main_a_nightly_schedule_and_by_hand(workflow):
+    on = workflow["on"]
+    assert "pull_request" in on
+    assert on["push"]["branches"] == ["main"]
+    assert len(on["schedule"]) == 1 and on["schedule"][0]["cron"].count(" ") == 4
+    assert "workflow_dispatch" in on
+
+
+def test_a_new_push_to_a_pull_request_cancels_the_superseded_run(workflow):
+    concurrency = workflow["concurrency"]
+    assert "pull_request.number" in concurrency["group"]
+    assert "pull_request" in str(concurrency["cancel-in-progress"])
+
+
+def test_it_runs_in_the_debian_release_the_project_is_developed_on(job):
+    assert job["container"] == "debian:bookworm"
+
+
+def test_pull_requests_run_the_quick_profile_as_a_same_run_ab_against_the_merge_base(job):
+    assert "'quick'" in job["env"]["PROFILE"] and "pull_request" in job["env"]["PROFILE"]
+    scripts = _scripts(job)
+    assert "git merge-base" in scripts
+    assert re.search(r'make perf-gate PROFILE="\$PROFILE" BASE="\$base"', scripts)
+    assert "make perf-gate PROFILE=instructions" in scripts
+
+
+def test_every_make_target_it_calls_exists(job):
+    called = set(re.findall(r"\bmake ([a-z][a-z0-9-]*)", _scripts(job)))
+    assert called, "the workflow calls no make target"
+    assert called <= _makefile_targets()
+
+
+def test_it_publishes_the_report_summary_annotations_and_fails_on_exit_1_or_2(job):
+    steps = {step.get("name", ""): step for step in job["steps"]}
+    upload = next(s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/upload-artifact@"))
+    for path in ("reports/report.html", "reports/summary.md", "reports/verdict.json", "reports/results-*.json"):
+        assert path in upload["with"]["path"]
+    assert upload["if"] == "always()"
+    scripts = _scripts(job)
+    assert "GITHUB_STEP_SUMMARY" in scripts
+    assert "perfgate annotations" in scripts
+    fail = steps["Fail on regression (1) or bad input (2)"]
+    assert "exit_code != '0'" in fail["if"] and "exit 1" in fail["run"]
+
+
+def test_the_build_directory_is_cached_and_the_history_kept_on_its_branch(job):
+    cache = next(s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/cache@"))
+    assert cache["with"]["path"] == "build"
+    assert job["env"]["HISTORY_BRANCH"] == "perf-history"
+    record = next(s for s in job["steps"] if s.get("name", "").startswith("Record the run"))
+    assert "pull_request" in record["if"] and "refs/heads/main" in record["if"]
