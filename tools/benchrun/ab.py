@@ -31,9 +31,11 @@ from benchrun.runner import BenchBinary, RunSpec, run
 # Rounds of the interleaved A/B. Five samples per side is the fewest for which a
 # two-sided Mann-Whitney U test can reach p < 0.05 with room to spare (the
 # smallest attainable two-sided p with 5 vs 5 is 0.008); more rounds cost time
-# linearly. The confirmation re-run adds CONFIRM_ROUNDS for flagged benchmarks only.
+# linearly. The confirmation re-run adds CONFIRM_ROUNDS for flagged benchmarks only
+# (a filtered run costs a second or two, not a whole profile, so it can afford more:
+# 16 pairs let the signed-rank test shrug off an outlier round or two).
 DEFAULT_ROUNDS = 6
-CONFIRM_ROUNDS = 6
+CONFIRM_ROUNDS = 10
 # Google Benchmark --benchmark_min_time of each A/B round (one repetition per
 # round). Half the quick profile's 0.1 s: the A/B draws its statistical power
 # from the rounds, and the quick profile then takes about 16 s per round here,
