@@ -9,9 +9,10 @@ whole profile once per binary with one repetition per benchmark; the rounds of
 each side are merged into one file and judged by the gate's ordinary rules with
 base as the baseline.
 
-Benchmarks the gate flags as regressed, and those slower beyond the threshold
-but not significantly so ("noise": six rounds decide nothing when one round is
-an outlier), are then run again, alone, for more rounds (confirm-before-fail);
+Benchmarks the gate flags as regressed, and those whose first-pass estimate is
+slower by more than half the threshold without being judged regressed (six
+rounds cannot tell a real +10% from a noisy +6% on this VM), are then run
+again, alone, for more rounds (confirm-before-fail);
 their new samples are appended on both sides and the gate judges again on all
 of them, marking each first-pass regression as confirmed or not reproduced.
 """

@@ -30,14 +30,21 @@ def baseline(results: Path, out: Path, extra: list[str] | None = None) -> int:
 
 
 def suspect_benchmarks(report_dir: Path) -> list[str]:
-    """Names of the benchmarks the last check in `report_dir` marked regressed, or
-    slower beyond the threshold but not significantly ("noise" with a positive
-    delta): the ones a confirmation pass should run again."""
+    """Names of the benchmarks a confirmation pass should run again, from the last
+    check in `report_dir`: those marked regressed, and those whose first-pass
+    estimate is slower by more than half the threshold without being judged
+    regressed (six rounds cannot tell a real +10% from a noisy +6% here; the
+    confirmation's extra rounds can)."""
     path = report_dir / "verdict.json"
     try:
         verdict = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise BenchRunError(f"cannot read the gate's verdict {path}: {exc}") from exc
-    return sorted({row["benchmark"] for row in verdict.get("rows", [])
-                   if row.get("status") == "regressed"
-                   or (row.get("status") == "noise" and (row.get("delta_pct") or 0) > 0)})
+    suspects = set()
+    for row in verdict.get("rows", []):
+        delta, threshold = row.get("delta_pct"), row.get("threshold")
+        undecided = (row.get("status") in ("noise", "unchanged") and delta is not None and threshold
+                     and delta > 50 * threshold)
+        if row.get("status") == "regressed" or undecided:
+            suspects.add(row["benchmark"])
+    return sorted(suspects)

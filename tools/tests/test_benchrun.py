@@ -199,14 +199,17 @@ def test_the_confirmation_pass_takes_regressions_and_slower_undecided_rows_only(
     import json
     from benchrun import gate
     rows = [
-        {"benchmark": "a", "status": "regressed", "delta_pct": 14.0},
-        {"benchmark": "b", "status": "noise", "delta_pct": 12.0},
-        {"benchmark": "c", "status": "noise", "delta_pct": -12.0},
-        {"benchmark": "d", "status": "unchanged", "delta_pct": 3.0},
-        {"benchmark": "e", "status": "improved", "delta_pct": -20.0},
+        {"benchmark": "a", "status": "regressed", "delta_pct": 14.0, "threshold": 0.1},
+        {"benchmark": "b", "status": "noise", "delta_pct": 12.0, "threshold": 0.1},
+        {"benchmark": "c", "status": "noise", "delta_pct": -12.0, "threshold": 0.1},
+        {"benchmark": "d", "status": "unchanged", "delta_pct": 3.0, "threshold": 0.1},
+        {"benchmark": "e", "status": "improved", "delta_pct": -20.0, "threshold": 0.1},
+        {"benchmark": "f", "status": "unchanged", "delta_pct": 6.0, "threshold": 0.1},  # over half the line
+        {"benchmark": "g", "status": "unchanged", "delta_pct": 6.0, "threshold": 0.15},
+        {"benchmark": "h", "status": "new", "delta_pct": None, "threshold": 0.1},
     ]
     (tmp_path / "verdict.json").write_text(json.dumps({"rows": rows}))
-    assert gate.suspect_benchmarks(tmp_path) == ["a", "b"]
+    assert gate.suspect_benchmarks(tmp_path) == ["a", "b", "f"]
 
 
 def test_an_unreadable_verdict_is_named(tmp_path):
