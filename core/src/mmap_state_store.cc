@@ -7,6 +7,9 @@
 //   4. update the on-file hash index and the in-memory ordered index.
 // The on-file index is trusted only after a clean close (its checksum is in
 // the clean-close record); after a crash Open() rebuilds it from the log.
+// An overwrite whose record keeps its size is instead done in place through
+// the redo journal in the header page (see OverwriteInPlace), so the spec's
+// overwrite-heavy put loop does not grow the file.
 #include "statestore/mmap_state_store.h"
 
 #include <fcntl.h>
@@ -54,6 +57,12 @@ constexpr std::size_t kCleanDeadBytesOffset = kCleanOffset + 16;
 constexpr std::size_t kCleanIndexChecksumOffset = kCleanOffset + 24;
 constexpr std::size_t kCleanFieldsSize = 32;
 constexpr std::size_t kCleanCheckOffset = kCleanOffset + kCleanFieldsSize;  // 0 = dirty
+// The overwrite journal (format doc: "Overwriting in place"): a checked word
+// naming the record being rewritten (0 = none pending), and the new image of
+// that record in the rest of the header page.
+constexpr std::size_t kJournalWordOffset = 256;  // atomic word, own cache line
+constexpr std::size_t kJournalImageOffset = 1024;
+constexpr std::size_t kJournalCapacity = kHeaderSize - kJournalImageOffset;
 
 constexpr std::uint32_t kTypePut = 1;
 constexpr std::uint32_t kTypeDelete = 2;
@@ -115,6 +124,24 @@ std::uint32_t RecordChecksum(const char* record, std::uint64_t key_len, std::uin
   return static_cast<std::uint32_t>(XXH3_64bits(record + 4, 12 + key_len + value_len));
 }
 
+// Writes a complete record (checksum last) at `record`.
+void WriteRecordImage(char* record, std::uint32_t type, std::string_view key, std::string_view value) {
+  StoreU32(record + 4, type);
+  StoreU32(record + 8, static_cast<std::uint32_t>(key.size()));
+  StoreU32(record + 12, static_cast<std::uint32_t>(value.size()));
+  if (!key.empty()) std::memcpy(record + kRecordHeaderSize, key.data(), key.size());
+  if (!value.empty()) std::memcpy(record + kRecordHeaderSize + key.size(), value.data(), value.size());
+  StoreU32(record, RecordChecksum(record, key.size(), value.size()));
+}
+
+// Copies the record image at `image` over `record` (same RecordSize) and
+// zeroes the padding, which may have held the tail of a longer old value.
+void CopyRecordImage(char* record, const char* image) {
+  const std::uint64_t used = kRecordHeaderSize + LoadU32(image + 8) + LoadU32(image + 12);
+  std::memcpy(record, image, used);
+  const std::uint64_t padding = RecordSize(LoadU32(image + 8), LoadU32(image + 12)) - used;
+  if (padding != 0) std::memset(record + used, 0, padding);
+}
 
 OrderedEntry MakeEntry(std::string_view key, std::uint64_t offset) {
   unsigned char bytes[8] = {};
@@ -160,6 +187,8 @@ std::string DirectoryOf(const std::string& path) {
 }
 
 }  // namespace
+
+std::uint64_t mmap_internal::EncodeCheckedWord(std::uint64_t payload) { return EncodeChecked(payload); }
 
 MmapStateStore::MmapStateStore()
     : data_cell_(std::make_unique<const char*>(nullptr)),
@@ -404,7 +433,8 @@ Status MmapStateStore::Load(std::uint64_t file_size) {
   for (std::size_t i = kStaticChecksumOffset + 8; i < kHeaderSize; ++i) {
     const bool used = (i >= kGeometryOffset && i < kGeometryOffset + 8) ||
                       (i >= kCommittedOffset && i < kCommittedOffset + 8) ||
-                      (i >= kCleanOffset && i < kCleanCheckOffset + 8);
+                      (i >= kCleanOffset && i < kCleanCheckOffset + 8) ||
+                      (i >= kJournalWordOffset && i < kJournalWordOffset + 8) || i >= kJournalImageOffset;
     if (!used && base[i] != 0) return Corrupt("header reserved byte " + std::to_string(i) + " is not zero");
   }
   std::uint64_t geometry;
@@ -436,6 +466,10 @@ Status MmapStateStore::Load(std::uint64_t file_size) {
 
   hash_seed_ = LoadU64(base + kSeedOffset);
   SetGeometry(data_capacity, index_slots);
+  // Finish an overwrite a crash interrupted before the records are checked:
+  // until then its record may be torn.
+  s = RedoPendingOverwrite(committed_end);
+  if (!s.ok()) return s;
 
   // Every record below the committed end was complete before the end was
   // published, so any damage there is corruption, not a torn write.
@@ -498,6 +532,34 @@ Status MmapStateStore::Load(std::uint64_t file_size) {
   }
   ordered_.clear();
   ordered_valid_ = false;  // built by the first ordered call
+  return Status::OK();
+}
+
+Status MmapStateStore::RedoPendingOverwrite(std::uint64_t committed_end) {
+  const std::uint64_t word = LoadU64(base_ + kJournalWordOffset);
+  if (word == 0) return Status::OK();
+  std::uint64_t payload;
+  if (!DecodeChecked(word, payload) || payload == 0) return Corrupt("header overwrite-journal word is corrupted");
+  const std::uint64_t target = (payload - 1) * 8;
+  const char* image = base_ + kJournalImageOffset;
+  const std::uint64_t key_len = LoadU32(image + 8);
+  const std::uint64_t value_len = LoadU32(image + 12);
+  if (LoadU32(image + 4) != kTypePut || key_len + value_len > kJournalCapacity ||
+      RecordSize(key_len, value_len) > kJournalCapacity) {
+    return Corrupt("the overwrite journal holds no valid record");
+  }
+  if (LoadU32(image) != RecordChecksum(image, key_len, value_len)) return Corrupt("overwrite journal checksum mismatch");
+  const std::string where = "the overwrite journal names data offset " + std::to_string(target);
+  if (target + RecordSize(key_len, value_len) > committed_end) return Corrupt(where + ", past the committed end");
+  // The key and its length are the same in the old record, the new one and
+  // any mix of the two, so they identify the record whatever the copy reached.
+  char* record = data_ + target;
+  if (LoadU32(record + 4) != kTypePut || LoadU32(record + 8) != key_len ||
+      std::memcmp(record + kRecordHeaderSize, image + kRecordHeaderSize, key_len) != 0) {
+    return Corrupt(where + ", which does not hold the journal's key");
+  }
+  CopyRecordImage(record, image);
+  Publish(base_, kJournalWordOffset, 0);
   return Status::OK();
 }
 
@@ -646,14 +708,24 @@ std::uint64_t MmapStateStore::AppendRecord(std::uint32_t type, std::string_view 
 
 std::uint64_t MmapStateStore::WriteRecord(std::uint32_t type, std::string_view key, std::string_view value) {
   const std::uint64_t offset = committed_end_;
-  char* record = data_ + offset;
-  StoreU32(record + 4, type);
-  StoreU32(record + 8, static_cast<std::uint32_t>(key.size()));
-  StoreU32(record + 12, static_cast<std::uint32_t>(value.size()));
-  if (!key.empty()) std::memcpy(record + kRecordHeaderSize, key.data(), key.size());
-  if (!value.empty()) std::memcpy(record + kRecordHeaderSize + key.size(), value.data(), value.size());
-  StoreU32(record, RecordChecksum(record, key.size(), value.size()));
+  WriteRecordImage(data_ + offset, type, key, value);
   return offset;
+}
+
+// Rewrites the record at data offset `target`, which holds `key` and has the
+// size RecordSize(key, value) already, so that it holds `value`. A record
+// being rewritten is torn until the copy ends, so the new image goes to the
+// journal first and is published there: a crash at any instruction leaves
+// either the journal word 0 and the old record intact, or the journal word
+// naming `target` and a complete image that Open() copies over the record
+// (RedoPendingOverwrite). Costs two copies of the record and two word stores,
+// and no growth: the file stays the size it is.
+void MmapStateStore::OverwriteInPlace(std::uint64_t target, std::string_view key, std::string_view value) {
+  char* image = base_ + kJournalImageOffset;
+  WriteRecordImage(image, kTypePut, key, value);
+  Publish(base_, kJournalWordOffset, EncodeChecked(target / 8 + 1));
+  CopyRecordImage(data_ + target, image);
+  Publish(base_, kJournalWordOffset, 0);
 }
 
 Status MmapStateStore::put(std::string_view key, std::string_view value) {
@@ -666,9 +738,21 @@ Status MmapStateStore::put(std::string_view key, std::string_view value) {
                                                           std::to_string(kMaxValueSize));
   }
   const std::uint64_t hash = Hash(key);
-  // Start loading the key's home slot; the record is written meanwhile.
-  __builtin_prefetch(&index_[(hash >> kOffsetBits) >> index_shift_]);
   const std::uint64_t record_size = RecordSize(key.size(), value.size());
+  if (record_size <= kJournalCapacity) {
+    // An overwrite whose record keeps its size is rewritten in place.
+    bool found;
+    const std::uint64_t position = FindSlot(key, hash, found);
+    if (found) {
+      const std::uint64_t old_offset = SlotOffset(index_[position]);
+      const std::uint32_t old_value_len = LoadU32(data_ + old_offset + 12);
+      if (RecordSize(key.size(), old_value_len) == record_size) {
+        OverwriteInPlace(old_offset, key, value);
+        live_bytes_ = live_bytes_ - old_value_len + value.size();
+        return Status::OK();
+      }
+    }
+  }
   if (committed_end_ + record_size > data_capacity_ || IndexOverLoaded(live_count_ + 1, index_slots_)) {
     if (PointsIntoMapping(key) || PointsIntoMapping(value)) {
       // The caller passed views from get(): growth may move the mapping

@@ -56,7 +56,8 @@ std::string SnapshotOf(const Model& state) {
 
 // Operation `i` of the stream: mostly puts over 700 keys (so overwrites are
 // frequent) with sizes from 0 to ~9 KB (records straddle pages and the file
-// remaps), every 7th a delete, every 4000th a compaction, every 3000th a
+// remaps) and, every third operation, of exactly 120 bytes (so a key often
+// gets a value of the size it had: an overwrite in place), every 7th a delete, every 4000th a compaction, every 3000th a
 // clear and every 2500th a restore of RestoredState(i).
 Operation OperationAt(std::uint32_t i) {
   if (i % 4000 == 3999) return {Operation::kCompact, {}, {}};
@@ -65,8 +66,14 @@ Operation OperationAt(std::uint32_t i) {
   std::string key = "key" + std::to_string((i * 37u) % 700);
   if (i % 13 == 5) key += std::string(1, '\0') + "\xff";
   if (i % 7 == 3) return {Operation::kDelete, key, {}};
-  const std::size_t filler = i % 11 == 0 ? 0 : (i * 7919u) % 9000;
   std::string value = std::to_string(i) + "|";
+  if (i % 3 == 1) {
+    // 120 bytes: a key whose current value also has 120 bytes is overwritten
+    // in place (through the overwrite journal), not appended.
+    value.resize(120, static_cast<char>('a' + i % 26));
+    return {Operation::kPut, std::move(key), std::move(value)};
+  }
+  const std::size_t filler = i % 11 == 0 ? 0 : (i * 7919u) % 9000;
   value.append(filler, static_cast<char>('a' + i % 26));
   return {Operation::kPut, std::move(key), std::move(value)};
 }

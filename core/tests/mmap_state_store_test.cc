@@ -18,6 +18,7 @@
 #include <iterator>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -326,6 +327,131 @@ TEST_CASE("a file copied while the store is open (not closed cleanly) opens with
   auto recovered = OpenOrFail(copy);
   CheckMatches(*recovered, model);
   CheckMatches(*store, model);
+}
+
+// ------------------------------------------------------------------ overwrite in place
+
+TEST_CASE("an overwrite that keeps the record size is done in place: the file does not grow, nothing turns dead",
+          "[mmap]") {
+  TempDir dir;
+  const std::string path = dir.file("state.mmap");
+  Model model;
+  std::uintmax_t size_after_inserts = 0;
+  {
+    auto store = OpenOrFail(path, kSmallFixed);
+    for (int i = 0; i < 20; ++i) {
+      REQUIRE(store->put(Numbered("k", i), std::string(96, 'a')).ok());
+      model[Numbered("k", i)] = std::string(96, 'a');
+    }
+    size_after_inserts = std::filesystem::file_size(path);
+    // 20 x 10,000 overwrites: appended, they would need about 25 MB.
+    for (int round = 0; round < 10'000; ++round) {
+      for (int i = 0; i < 20; ++i) {
+        // 96 to 98 bytes: with keys of 2 or 3 bytes, the same 8-byte-rounded record size.
+        std::string value(96 + static_cast<std::size_t>(round % 3), static_cast<char>('a' + round % 26));
+        REQUIRE(store->put(Numbered("k", i), value).ok());
+        model[Numbered("k", i)] = std::move(value);
+      }
+    }
+    CHECK(std::filesystem::file_size(path) == size_after_inserts);
+    CHECK(store->fragmentation() == 0.0);
+    CheckMatches(*store, model);
+    // A value of another record size is appended as before.
+    REQUIRE(store->put("k0", std::string(200, 'z')).ok());
+    model["k0"] = std::string(200, 'z');
+    CHECK(store->fragmentation() > 0.0);
+  }
+  CheckMatches(*OpenOrFail(path), model);
+}
+
+TEST_CASE("an overwrite in place given a view of the value it replaces stores the right bytes", "[mmap]") {
+  TempDir dir;
+  auto store = OpenOrFail(dir.file("state.mmap"));
+  REQUIRE(store->put("key", "0123456789abcdef").ok());
+  const std::uint64_t size_before = std::filesystem::file_size(dir.file("state.mmap"));
+  // 15 bytes instead of 16: the same 8-byte-rounded record, so rewritten in
+  // place while `own` points into that very record.
+  const std::string_view own = *store->get("key");
+  REQUIRE(store->put("key", own.substr(1)).ok());
+  CHECK(store->get("key") == std::optional<std::string_view>("123456789abcdef"));
+  CHECK(store->size_bytes() == 3 + 15);
+  CHECK(store->fragmentation() == 0.0);
+  CHECK(std::filesystem::file_size(dir.file("state.mmap")) == size_before);
+}
+
+// Header offsets of the overwrite journal (core/doc/mmap_format.md).
+constexpr std::size_t kJournalWord = 256;
+constexpr std::size_t kJournalImage = 1024;
+constexpr std::size_t kCleanCheck = 224;
+
+// MakeSmallFile's store after `alpha` was overwritten in place with "FIRST VALUE"
+// (same length), as a file killed in the middle of that overwrite would leave it:
+// the journal image written and named by the journal word, the first `copied`
+// bytes of alpha's record (data offset 0, 32 bytes) already rewritten, the file
+// dirty. Returns the file's bytes.
+std::string InterruptedOverwrite(const TempDir& dir, std::size_t copied) {
+  const std::string path = MakeSmallFile(dir);
+  const std::string before = ReadFile(path);
+  REQUIRE(OpenOrFail(path)->put("alpha", "FIRST VALUE").ok());
+  std::string bytes = ReadFile(path);
+  REQUIRE(bytes.compare(kJournalImage + 16, 16, "alphaFIRST VALUE") == 0);  // the image stays after the put
+  REQUIRE(bytes.compare(4096, 32, bytes, kJournalImage, 32) == 0);          // and equals the record
+  bytes.replace(4096 + copied, 32 - copied, before, 4096 + copied, 32 - copied);
+  const std::uint64_t word = mmap_internal::EncodeCheckedWord(0 / 8 + 1);
+  std::memcpy(bytes.data() + kJournalWord, &word, 8);
+  std::memset(bytes.data() + kCleanCheck, 0, 8);
+  return bytes;
+}
+
+TEST_CASE("an overwrite interrupted after its journal was published is completed at the next open", "[mmap]") {
+  for (std::size_t copied : {0, 7, 16, 21, 27, 32}) {
+    INFO("bytes of the record rewritten before the crash: " << copied);
+    TempDir dir;
+    const std::string path = dir.file("small.mmap");
+    WriteFile(path, InterruptedOverwrite(dir, copied));
+    {
+      auto store = OpenOrFail(path);
+      CheckMatches(*store, {{"alpha", "FIRST VALUE"}, {"beta", "second value"}, {"gamma", "third value"}});
+    }
+    const std::string after = ReadFile(path);
+    CHECK(after.compare(kJournalWord, 8, std::string(8, '\0')) == 0);  // the journal is cleared
+    CheckMatches(*OpenOrFail(path), {{"alpha", "FIRST VALUE"}, {"beta", "second value"}, {"gamma", "third value"}});
+  }
+}
+
+TEST_CASE("a pending overwrite whose journal does not check out gives Corruption naming the problem",
+          "[mmap][errors]") {
+  TempDir dir;
+  const std::string path = dir.file("small.mmap");
+  const std::string interrupted = InterruptedOverwrite(dir, 10);
+  const auto with_word = [&](std::uint64_t word) {
+    std::string bytes = interrupted;
+    std::memcpy(bytes.data() + kJournalWord, &word, 8);
+    return bytes;
+  };
+  std::string flipped_image = interrupted;
+  flipped_image[kJournalImage + 20] ^= 0x01;
+  std::string bad_type = interrupted;
+  bad_type[kJournalImage + 4] = 2;
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {with_word(mmap_internal::EncodeCheckedWord(1) ^ (std::uint64_t{1} << 60)),
+       "header overwrite-journal word is corrupted"},
+      {with_word(mmap_internal::EncodeCheckedWord(0)), "header overwrite-journal word is corrupted"},
+      {flipped_image, "overwrite journal checksum mismatch"},
+      {bad_type, "the overwrite journal holds no valid record"},
+      {with_word(mmap_internal::EncodeCheckedWord(32 / 8 + 1)),
+       "the overwrite journal names data offset 32, which does not hold the journal's key"},
+      {with_word(mmap_internal::EncodeCheckedWord(96 / 8 + 1)),
+       "the overwrite journal names data offset 96, past the committed end"},
+  };
+  for (const auto& [bytes, problem] : cases) {
+    WriteFile(path, bytes);
+    const Status s = OpenStatus(path);
+    INFO(problem);
+    CHECK(s.IsCorruption());
+    CHECK(s.message() == path + ": " + problem);
+    CHECK(ReadFile(path) == bytes);  // a refused file is left as it was
+  }
 }
 
 // ------------------------------------------------------------------ edge cases
@@ -870,8 +996,11 @@ TEST_CASE("a corrupted header byte gives a clear error naming the file", "[mmap]
       {192, "clean-close record checksum mismatch"},
       {216, "clean-close record checksum mismatch"},
       {226, "clean-close record checksum mismatch"},
-      {3000, "header reserved byte 3000 is not zero"},
-      {4095, "header reserved byte 4095 is not zero"},
+      {255, "header reserved byte 255 is not zero"},
+      {256, "header overwrite-journal word is corrupted"},
+      {263, "header overwrite-journal word is corrupted"},
+      {300, "header reserved byte 300 is not zero"},
+      {1023, "header reserved byte 1023 is not zero"},
   };
   for (const auto& [offset, problem] : cases) {
     std::string bad = good;
@@ -889,6 +1018,14 @@ TEST_CASE("a corrupted header byte gives a clear error naming the file", "[mmap]
   const Status s = OpenStatus(path);
   CHECK(s.IsInvalidArgument());
   CHECK(s.message() == path + ": unsupported format version 2 (this build reads version 1)");
+  // The journal image area is read only while the journal word is set.
+  for (std::size_t offset : {std::size_t{1024}, std::size_t{3000}, std::size_t{4095}}) {
+    std::string scribbled = good;
+    scribbled[offset] = static_cast<char>(scribbled[offset] ^ 0x10);
+    WriteFile(path, scribbled);
+    INFO("flipped journal image byte " << offset);
+    CHECK(OpenOrFail(path)->get("alpha") == std::optional<std::string_view>("first value"));
+  }
   WriteFile(path, good);
   CHECK(OpenOrFail(path)->size() == 3);
 }
@@ -943,7 +1080,7 @@ TEST_CASE("flipping any byte of a small store file never crashes and never yield
   // Every byte of the header's used fields, the records and the index; the
   // file is restored before each flip.
   std::vector<std::size_t> offsets;
-  for (std::size_t i = 0; i < 256; ++i) offsets.push_back(i);
+  for (std::size_t i = 0; i < 264; ++i) offsets.push_back(i);
   for (std::size_t i = 4096; i < 4096 + 112; ++i) offsets.push_back(i);
   for (std::size_t i = 8192; i < good.size(); i += 3) offsets.push_back(i);
   for (std::size_t offset : offsets) {

@@ -4,7 +4,8 @@
 // The file (format in core/doc/mmap_format.md) holds a header page, an
 // append-only data region of checksummed records and an open-addressing hash
 // index. put() and del() append a record, publish it by bumping the
-// committed end in the header, then update the index; get() probes the
+// committed end in the header, then update the index (an overwrite that
+// keeps the record's size rewrites it in place instead); get() probes the
 // mapped index and returns a view into the mapped record. An in-memory
 // B-tree of record offsets serves range() and prefix_scan() in unsigned byte
 // order. It is built on the first ordered call after open (one sort of the
@@ -19,14 +20,19 @@
 //  - put()/del() are amortised O(1) for the index plus O(log n) for the
 //    B-tree once an ordered call has built it; growth remaps the file (the
 //    data region grows by 1.5x, the index by 2x) and prefaults the new pages.
+//  - An overwrite whose record keeps its size (same key, a value of the same
+//    length give or take the 8-byte padding, records up to 3 KiB) is done in
+//    place through a redo journal in the header page: no growth, no new
+//    pages, no dead bytes. Other overwrites append a new record.
 //  - A process killed at any instruction leaves a file that opens to a
 //    consistent store holding every put/del that returned. flush() adds
 //    durability against an operating-system crash (msync).
 //  - put()/del() accept views previously returned by get()/range() of the
 //    same store (they are copied first when growth could move the mapping).
 //  - The in-memory B-tree costs about 16 bytes per live key once built.
-//  - Overwritten and deleted records stay in the file as dead bytes until
-//    compact() rewrites the live records into a fresh file.
+//  - Records replaced by a resized overwrite, and deleted records, stay in
+//    the file as dead bytes until compact() rewrites the live records into a
+//    fresh file.
 //  - Limits: kMaxKeySize / kMaxValueSize per entry, at most 2^28 index slots
 //    (about 188 million keys) and 512 GiB of data region.
 //  - One open handle per file: a second Open() of a file that is already
@@ -87,6 +93,11 @@ inline std::uint64_t LoadU64(const char* p) {
   return v;
 }
 inline std::uint64_t SlotOffset(std::uint64_t slot_value) { return ((slot_value & kOffsetMask) - 1) * 8; }
+
+// The header's checked words (geometry, committed end, overwrite journal):
+// a 48-bit payload with 16 check bits mixed from it on top. Part of the file
+// format; exposed for tests that craft files.
+std::uint64_t EncodeCheckedWord(std::uint64_t payload);
 
 // 64x64 -> 128-bit multiply folded to 64 bits.
 inline std::uint64_t Fold(std::uint64_t a, std::uint64_t b) {
@@ -311,6 +322,11 @@ class MmapStateStore final : public StateStore {
   std::uint64_t WriteRecord(std::uint32_t type, std::string_view key, std::string_view value);
   // WriteRecord, then publish it.
   std::uint64_t AppendRecord(std::uint32_t type, std::string_view key, std::string_view value);
+  // Rewrites the put record of `key` at `target` (of the same RecordSize)
+  // to hold `value`, crash-safely, through the header's overwrite journal.
+  void OverwriteInPlace(std::uint64_t target, std::string_view key, std::string_view value);
+  // At Open: completes an overwrite that a crash interrupted.
+  Status RedoPendingOverwrite(std::uint64_t committed_end);
   Status ApplyLoggedRecord(std::uint64_t offset, std::uint32_t type, std::string_view key);
   // Builds ordered_ from the hash index when it is not being maintained.
   void EnsureOrdered() const {
