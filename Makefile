@@ -48,7 +48,7 @@ $(ASAN_DIR)/CMakeCache.txt: | setup
 
 build: $(RELEASE_DIR)/CMakeCache.txt
 	@echo "== build Release"
-	@cmake --build $(RELEASE_DIR) -j$(JOBS) -- --no-print-directory | grep -vE '^\[ *[0-9]+%\] (Building|Linking)' || true
+	@cmake --build $(RELEASE_DIR) -j$(JOBS) -- --no-print-directory | grep -vE '^\[ *[0-9]+%\] (Building|Linking|Built target)' || true
 	@test -x $(STATE_BENCH) || { echo "build failed" >&2; exit 1; }
 	@cmake --build $(RELEASE_DIR) -j$(JOBS) >/dev/null
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,21 +44,49 @@ class RunSpec:
         return args + list(self.extra_args)
 
 
+# A console line of Google Benchmark for the median aggregate of a benchmark
+# (one per benchmark when it runs with repetitions), or for a benchmark that
+# ended with SkipWithError.
+_MEDIAN_LINE = re.compile(r"^(?P<name>\S+)_median\s+(?P<time>[0-9.]+ \S+)")
+_ERROR_LINE = re.compile(r"^(?P<name>\S+)\s+ERROR OCCURRED: '(?P<message>.*)'")
+
+
+def progress_line(console_line: str) -> str | None:
+    """The one progress line shown for a state_bench console line, if any:
+    each benchmark's median once its repetitions are done, and each skip."""
+    if match := _MEDIAN_LINE.match(console_line):
+        return f"  {match['name']:<58} {match['time']}"
+    if match := _ERROR_LINE.match(console_line):
+        return f"  {match['name']:<58} {match['message']}"
+    return None
+
+
 def run(binary: BenchBinary, spec: RunSpec, out: Path, quiet: bool = False) -> dict[str, Any]:
     """Runs `binary` with `spec`, writing JSON to `out`; returns the parsed JSON.
 
-    Console output of state_bench goes to our stderr unless `quiet`. A non-zero
-    exit or a missing/malformed output file raises BenchRunError.
+    Unless `quiet`, prints one progress line per benchmark to our stderr (its
+    median, or why it was skipped) instead of Google Benchmark's whole table.
+    A non-zero exit (with the tail of the program's stderr) or a
+    missing/malformed output file raises BenchRunError.
     """
     binary.check()
     out.parent.mkdir(parents=True, exist_ok=True)
     cmd = [str(binary.path), *spec.argv(out)]
-    sink = subprocess.DEVNULL if quiet else sys.stderr
-    try:
-        completed = subprocess.run(cmd, stdout=sink, stderr=sink, check=False)
-    except OSError as exc:
-        raise BenchRunError(f"cannot start {binary.path}: {exc.strerror}") from exc
-    if completed.returncode != 0:
+    with tempfile.TemporaryFile(mode="w+") as errors:
+        try:
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors, text=True)
+        except OSError as exc:
+            raise BenchRunError(f"cannot start {binary.path}: {exc.strerror}") from exc
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            shown = None if quiet else progress_line(line)
+            if shown:
+                print(shown, file=sys.stderr, flush=True)
+        returncode = proc.wait()
+        errors.seek(0)
+        error_tail = " / ".join(errors.read().strip().splitlines()[-3:])
+    if returncode != 0:
+        detail = f" ({error_tail})" if error_tail else ""
         raise BenchRunError(
-            f"{binary.label} state_bench exited with {completed.returncode}: {' '.join(cmd)}")
+            f"{binary.label} state_bench exited with {returncode}: {' '.join(cmd)}{detail}")
     return gbjson.load(out)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from benchrun import ab, gbjson
+from benchrun import ab, gbjson, runner
 from benchrun.errors import BenchRunError
 from benchrun.runner import BenchBinary, RunSpec, run
 
@@ -41,6 +41,29 @@ def test_a_crashing_binary_reports_its_exit_code(tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_EXIT", "3")
     with pytest.raises(BenchRunError, match="head state_bench exited with 3"):
         run(BenchBinary(FAKE), RunSpec("tiny"), tmp_path / "out.json", quiet=True)
+
+
+def test_a_crashing_binary_error_carries_the_tail_of_its_stderr(tmp_path, monkeypatch):
+    monkeypatch.setenv("FAKE_EXIT", "3")
+    monkeypatch.setenv("FAKE_STDERR", "error: put failed while populating state_get_mmap/1000")
+    with pytest.raises(BenchRunError, match=r"exited with 3: .* \(error: put failed while populating"):
+        run(BenchBinary(FAKE), RunSpec("tiny"), tmp_path / "out.json", quiet=True)
+
+
+def test_progress_shows_one_line_per_benchmark_median_and_each_skip():
+    console = [
+        "state_get_inmemory/1000                       5.01 ns         5.01 ns      2740021 allocs_per_op=0",
+        "state_get_inmemory/1000_mean                  5.04 ns         5.04 ns            2 allocs_per_op=0",
+        "state_get_inmemory/1000_median                5.04 ns         5.04 ns            2 allocs_per_op=0",
+        "state_get_inmemory/1000_stddev               0.038 ns        0.038 ns            2 allocs_per_op=0",
+        "state_snapshot/inmemory/100MB             ERROR OCCURRED: 'skipped: needs about 3.1 GiB of memory'",
+        "Benchmark                                        Time             CPU   Iterations UserCounters...",
+    ]
+    shown = [line for line in map(runner.progress_line, console) if line]
+    assert len(shown) == 2
+    assert shown[0].split() == ["state_get_inmemory/1000", "5.04", "ns"]
+    assert shown[1].split()[0] == "state_snapshot/inmemory/100MB"
+    assert shown[1].endswith("skipped: needs about 3.1 GiB of memory")
 
 
 def test_output_that_is_not_json_is_rejected_with_the_file_name(tmp_path):

@@ -4,8 +4,8 @@
 Writes the real state_bench output in tiny_state_bench.json (beside this file)
 to --benchmark_out, narrowed by --benchmark_filter and --benchmark_repetitions
 like the real program, with every time multiplied by $FAKE_SCALE. Appends its
-label ($FAKE_LABEL) to $FAKE_LOG so tests can see the order of runs, and exits
-with $FAKE_EXIT when set.
+label ($FAKE_LABEL) to $FAKE_LOG so tests can see the order of runs, prints
+$FAKE_STDERR to stderr and exits with $FAKE_EXIT when set.
 """
 import json
 import os
@@ -17,6 +17,8 @@ args = dict(a[2:].split("=", 1) for a in sys.argv[1:] if a.startswith("--") and 
 if os.environ.get("FAKE_LOG"):
     with open(os.environ["FAKE_LOG"], "a") as log:
         log.write(os.environ.get("FAKE_LABEL", "?") + " " + args.get("benchmark_filter", "") + "\n")
+if os.environ.get("FAKE_STDERR"):
+    print(os.environ["FAKE_STDERR"], file=sys.stderr)
 if os.environ.get("FAKE_EXIT"):
     sys.exit(int(os.environ["FAKE_EXIT"]))
 data = json.loads((Path(__file__).parent / "tiny_state_bench.json").read_text())
