@@ -15,9 +15,14 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-STRIP_W, STRIP_H = 340, 78
-TREND_W, TREND_H = 340, 120
+# Canvas sizes in SVG units. The report's CSS scales each chart to the width of its
+# card (about 400 px in the three-column layout), so text stays near its nominal size.
+STRIP_W, STRIP_H = 400, 78
+TREND_W, TREND_H = 400, 132
 PAD_L, PAD_R = 8, 8
+# The trend plot starts below a band that holds an off-scale target's label, so the
+# label never sits on the line or its points.
+TREND_TOP = 22
 # A target far from the data would squash the points into a corner: it is drawn on
 # the scale only if the data keep at least a third of the width (target within two
 # data ranges, or within 25% of the data's edge for tight data); otherwise as an
@@ -101,7 +106,7 @@ def trend_chart(name: str, frame: pd.DataFrame, baseline: float | None, target: 
     target_on_scale = _target_on_scale(target, lo, hi)
     if target_on_scale:
         lo, hi = min(lo, target), max(hi, target)
-    top, bottom = 10, TREND_H - 18
+    top, bottom = TREND_TOP, TREND_H - 18
     y, lo, hi = _scale(lo, hi, bottom, top)
     n = len(values)
     left, right = PAD_L + 56, TREND_W - PAD_R
@@ -124,6 +129,7 @@ def trend_chart(name: str, frame: pd.DataFrame, baseline: float | None, target: 
         "target_text": _fmt(target) if target is not None else "",
         "target_off_scale": target is not None and not target_on_scale,
         "target_below": target is not None and target < lo,
+        "target_label_y": top - 10,  # in the band above the plot
         "axis_hi": _fmt(hi), "axis_lo": _fmt(lo), "top": top, "bottom": bottom, "left": left, "right": right,
         "first": points[0]["date"] if points else "", "last": points[-1]["date"] if points else "",
         "runs": n,

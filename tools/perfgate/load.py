@@ -56,7 +56,7 @@ TIME_UNITS_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 
 # Metrics read from each row: metric name -> candidate JSON fields, first present wins.
 # real_time/cpu_time are scaled by time_unit; counters are taken as they are.
-# allocs_per_op falls back to the MemoryManager's allocs_per_iter (json-contract.md).
+# allocs_per_op falls back to the MemoryManager's allocs_per_iter (README.md, "Results").
 METRIC_FIELDS: dict[str, tuple[str, ...]] = {
     "real_time": ("real_time",),
     "cpu_time": ("cpu_time",),
@@ -68,9 +68,11 @@ METRIC_FIELDS: dict[str, tuple[str, ...]] = {
 }
 TIME_METRICS = frozenset({"real_time", "cpu_time"})
 
-# Context keys written by state_bench (json-contract.md). library_build_type is
-# deliberately absent: Debian's libbenchmark always says "debug" about itself.
+# Context keys written by state_bench (benches/context.cc; README.md, "Results").
+# library_build_type is deliberately absent: Debian's libbenchmark always says
+# "debug" about itself, which says nothing about how statestore was built.
 CTX_BUILD_TYPE = "statestore_build_type"
+CTX_SANITIZE = "statestore_sanitize"
 CTX_PROFILE = "statestore_profile"
 CTX_MACHINE = "statestore_machine"
 CTX_COMMIT = "statestore_git_commit"
@@ -296,6 +298,13 @@ def _parse_gbench(doc: Any, path: Path, what: str, *, require_release: bool) -> 
         raise PerfGateError(
             f"{what} file {path} comes from a {build_type!r} build of statestore "
             f"(context {CTX_BUILD_TYPE}); timings need a Release build"
+        )
+    # A Release build with ASan/UBSan is Release in name only: state_bench warns about it
+    # and promises that the gate refuses it.
+    if require_release and str(context.get(CTX_SANITIZE, "")).lower() == "on":
+        raise PerfGateError(
+            f"{what} file {path} comes from a statestore build with sanitizers on "
+            f"(context {CTX_SANITIZE}); timings need a build without them"
         )
 
     samples: list[tuple[str, str, int, float]] = []

@@ -199,6 +199,12 @@ def write_text(path: Path, text: str) -> None:
     """Writes atomically (temp file + rename), so a reader never sees half a report."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in (path.parent, *path.parent.parents) if p.exists()), path.parent)
+        raise PerfGateError(f"cannot write {path}: {blocker} is a file, not a directory") from None
+    except OSError as exc:
+        raise PerfGateError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)

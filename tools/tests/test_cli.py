@@ -4,7 +4,7 @@ import json
 import re
 import sqlite3
 
-from conftest import FIXTURE_TARGETS, REAL_RESULTS, call_main, run_cli, scaled, with_context, write
+from conftest import FIXTURE_TARGETS, REAL_RESULTS, call_main, run_cli, scaled, with_context, with_samples, write
 
 GET = "state_get_inmemory/1000"
 
@@ -167,3 +167,29 @@ def test_selfbench_generates_inputs_times_check_and_prints_min_median_max(tmp_pa
     assert re.search(r"check \+ HTML, 2 runs: min \d+\.\d\d s, median \d+\.\d\d s, max \d+\.\d\d s \(goal < 5 s\)",
                      r.stdout)
     assert (tmp_path / "sb" / "out1" / "report.html").exists()
+
+
+def test_the_threshold_flag_decides_whether_a_12_percent_slowdown_fails(tmp_path, capsys, real_doc):
+    base_values = [10.0, 10.2, 9.8, 10.1, 9.9]  # well under the fixture target of 100 ns
+    base = write(tmp_path / "base.json", with_samples(real_doc, GET, base_values))
+    slow = write(tmp_path / "slow.json", with_samples(real_doc, GET, [v * 1.12 for v in base_values]))
+    code, out, _ = check(capsys, tmp_path, slow, base, "--threshold", "0.10", "--no-history")
+    assert code == 1 and out.strip().splitlines()[-1].startswith(f"perfgate: FAIL: 1 regression ({GET} +12.0%")
+    code, out, _ = check(capsys, tmp_path, slow, base, "--threshold", "0.15", "--no-history")
+    assert code == 0 and out.strip().splitlines()[-1].startswith("perfgate: PASS: 8 unchanged")
+    assert json.loads((tmp_path / "out" / "verdict.json").read_text())["threshold"] == 0.15
+
+
+def test_check_writes_into_reports_of_the_working_directory_by_default(tmp_path):
+    r = run_cli("check", "--baseline", str(REAL_RESULTS), "--results", str(REAL_RESULTS),
+                "--targets", str(FIXTURE_TARGETS), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    for name in ("report.html", "summary.md", "verdict.json", "history.sqlite"):
+        assert (tmp_path / "reports" / name).stat().st_size > 0
+
+
+def test_history_add_refuses_results_that_are_not_from_a_release_build(tmp_path, capsys, real_doc):
+    res = write(tmp_path / "r.json", with_context(real_doc, statestore_build_type="Debug"))
+    code, _, err = call_main(capsys, "history", "add", "--results", str(res), "--history", str(tmp_path / "h.sqlite"))
+    assert code == 2 and "comes from a 'Debug' build of statestore" in err
+    assert not (tmp_path / "h.sqlite").exists()

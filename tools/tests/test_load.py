@@ -262,3 +262,92 @@ def test_a_bad_file_leaves_no_partial_outputs(tmp_path, capsys):
     code, _, _ = _check(capsys, _bad_results(tmp_path, ""))
     assert code == 2
     assert not (tmp_path / "out").exists()
+
+
+def test_results_from_a_build_with_sanitizers_exit_2(tmp_path, capsys, real_doc):
+    code, _, err = _check(capsys, _bad_results(tmp_path, with_context(real_doc, statestore_sanitize="on")))
+    _assert_one_line(code, err, r"results file .* comes from a statestore build with sanitizers on \(context "
+                                r"statestore_sanitize\); timings need a build without them$")
+
+
+def _first_iteration(doc: dict, **fields) -> dict:
+    doc["benchmarks"][0].update(fields)
+    return doc
+
+
+@pytest.mark.parametrize("make, pattern", [
+    (lambda d: "[]", r"is not Google Benchmark JSON \(no 'benchmarks' list\)$"),
+    (lambda d: dict(d, benchmarks={}), r"is not Google Benchmark JSON \('benchmarks' is not a list\)$"),
+    (lambda d: dict(d, benchmarks=[7]), r": benchmarks\[0\] is not an object$"),
+    (lambda d: dict(d, benchmarks=[{"real_time": 1}]), r": benchmarks\[0\] has no run_name$"),
+    (lambda d: _first_iteration(d, real_time="fast"), rf"benchmark '{GET}' has a non-numeric real_time: 'fast'$"),
+    (lambda d: _first_iteration(d, real_time=float("inf")), rf"benchmark '{GET}' has a negative or infinite "
+                                                            r"real_time \(inf\)$"),
+    (lambda d: _first_iteration(d, repetition_index="0"), rf"benchmark '{GET}' has a bad repetition_index '0'$"),
+    (lambda d: dict(d, benchmarks=d["benchmarks"] + [r for r in d["benchmarks"] if r["run_name"] == GET
+                                                     and r.get("aggregate_name") == "median"]),
+     rf"benchmark '{GET}' has two median aggregates$"),
+    (lambda d: dict(d, benchmarks=[r for r in d["benchmarks"] if r.get("aggregate_name") in ("stddev", "cv")]),
+     r"results file .* has no benchmarks$"),
+])
+def test_every_malformed_results_file_exits_2_with_its_own_message(tmp_path, capsys, real_doc, make, pattern):
+    doc = make(real_doc)
+    code, _, err = _check(capsys, _bad_results(tmp_path, doc if isinstance(doc, str) else json.dumps(doc)))
+    _assert_one_line(code, err, pattern)
+
+
+def test_a_results_file_that_is_not_utf8_or_is_a_directory_exits_2(tmp_path, capsys):
+    binary = tmp_path / "results.json"
+    binary.write_bytes(b"\xff\xfe{\x00")
+    code, _, err = _check(capsys, str(binary))
+    _assert_one_line(code, err, r"results file .*results\.json is not UTF-8 text$")
+    (tmp_path / "dir.json").mkdir()
+    code, _, err = _check(capsys, str(tmp_path / "dir.json"))
+    _assert_one_line(code, err, r"results file .*dir\.json is a directory$")
+
+
+@pytest.mark.parametrize("which", ["baseline", "targets"])
+def test_a_missing_or_empty_baseline_or_targets_file_exits_2_naming_it(tmp_path, capsys, which):
+    files = {"baseline": str(REAL_RESULTS), "targets": str(FIXTURE_TARGETS)}
+    files[which] = str(tmp_path / f"absent.{which}")
+    code, _, err = _check(capsys, str(REAL_RESULTS), files["baseline"], files["targets"])
+    _assert_one_line(code, err, rf"{which} file .*absent\.{which} does not exist")
+    empty = tmp_path / f"empty.{which}"
+    empty.write_text("\n  \n")
+    files[which] = str(empty)
+    code, _, err = _check(capsys, str(REAL_RESULTS), files["baseline"], files["targets"])
+    _assert_one_line(code, err, rf"{which} file .*empty\.{which} is empty$")
+
+
+def test_a_truncated_baseline_and_one_with_no_benchmarks_exit_2(tmp_path, capsys, real_doc):
+    text = REAL_RESULTS.read_text()
+    cut = write(tmp_path / "cut.json", text[: len(text) // 3])
+    code, _, err = _check(capsys, str(REAL_RESULTS), str(cut))
+    _assert_one_line(code, err, r"baseline file .*cut\.json is not valid JSON \(.*; truncated: did the benchmark "
+                                r"crash mid-write\?\)$")
+    empty = write(tmp_path / "none.json", dict(real_doc, format_version=1, benchmarks=[]))
+    code, _, err = _check(capsys, str(REAL_RESULTS), str(empty))
+    _assert_one_line(code, err, r"baseline file .*none\.json has no benchmarks$")
+
+
+def test_a_baseline_from_a_debug_build_exits_2(tmp_path, capsys, real_doc):
+    base = write(tmp_path / "base.json", with_context(real_doc, statestore_build_type="Debug"))
+    code, _, err = _check(capsys, str(REAL_RESULTS), str(base))
+    _assert_one_line(code, err, r"baseline file .*base\.json comes from a 'Debug' build of statestore")
+
+
+def test_a_report_dir_that_is_a_file_exits_2(tmp_path, capsys):
+    blocker = write(tmp_path / "reports", "not a directory")
+    code, _, err = call_main(capsys, "check", "--baseline", str(REAL_RESULTS), "--results", str(REAL_RESULTS),
+                             "--targets", str(FIXTURE_TARGETS), "--report-dir", str(blocker / "out"))
+    _assert_one_line(code, err, rf"cannot write .*verdict\.json: {re.escape(str(blocker))} is a file, "
+                                r"not a directory$")
+
+
+def test_the_readme_documents_every_context_key_state_bench_writes():
+    context_cc = (REPO / "benches" / "context.cc").read_text()
+    written = set(re.findall(r'ctx\.emplace_back\("(statestore_\w+)"', context_cc))
+    assert len(written) >= 12
+    readme = (REPO / "tools" / "perfgate" / "README.md").read_text()
+    undocumented = sorted(k for k in written | {"statestore_metric", "library_build_type"} if f"`{k}`" not in readme)
+    assert undocumented == []

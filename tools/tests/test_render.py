@@ -73,3 +73,13 @@ def test_annotations_warn_for_unenforced_regressions_and_error_for_breaches():
     assert render.annotations(doc) == [
         "::error title=perf target breach: c::c median 555 ns exceeds the F-PERF-001 limit 300 ns (put() < 300ns)",
     ]
+
+
+def test_an_off_scale_target_label_sits_above_the_trend_plot_not_on_its_points():
+    frame = pd.DataFrame({"run_id": [1, 2, 3], "recorded_at": ["2026-11-01T09:00:00+00:00"] * 3,
+                          "commit_sha": ["a", "b", "c"], "machine": ["m"] * 3, "benchmark": ["x"] * 3,
+                          "median": [550.0, 600.0, 580.0], "status": [None, None, None]})
+    c = charts.trend_chart("x", frame, 560.0, 300.0)  # target far below the data: drawn as a label
+    assert c["target_off_scale"] and c["target_y"] is None
+    assert c["target_label_y"] + 3 < min(p["y"] for p in c["points"]) - 2.6  # text descent vs point radius
+    assert c["target_label_y"] >= 10  # and not cut off at the top of the canvas

@@ -51,7 +51,10 @@ def report(tmp_path_factory):
 def test_the_report_is_self_contained(report):
     _, html, _ = report
     text = html.read_text()
-    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text)
+    # No URL of any kind: no CDN script or stylesheet, no font, no image, no link out.
+    assert "http://" not in text and "https://" not in text
+    assert not re.search(r"""\b(src|href|xlink:href|action)\s*=""", text)
+    assert not re.search(r"@import|url\(", text)
     assert "<script>" in text and "<style>" in text
 
 
