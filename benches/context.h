@@ -2,7 +2,7 @@
 // File: context.h
 // -----------------------------------------------------------------------------
 //
-// The run's context (json-contract.md, "Context"): how state_bench was built,
+// The run's context (tools/perfgate/README.md, "File formats"): how state_bench was built,
 // from which commit, on which machine, under which profile. main() passes
 // every pair to benchmark::AddCustomContext.
 //

@@ -4,10 +4,15 @@
 Usage: check_bench_json.py STATE_BENCH OUT_JSON
 
 Runs `STATE_BENCH --profile=tiny --benchmark_out=OUT_JSON --benchmark_out_format=json`
-and checks the Google Benchmark JSON against json-contract.md: every expected name of
-the tiny profile (also the list `--list_profile` prints), two repetitions per name with
-aggregates, the counters, the context keys, and zero allocations per get. Also checks
-the command-line error path. Exit status 0 when all checks pass.
+and checks the Google Benchmark JSON against the gate's contract (tools/perfgate/README.md,
+"File formats"): every expected name of the tiny profile (also the list `--list_profile` prints), two repetitions per name with
+aggregates, the counters, the context keys, and zero allocations per get. Then runs a
+narrow filtered set of the benchmark kinds the tiny profile leaves out (Zipfian, standard
+configs, put + flush, mmap range/snapshot/restore, cold variants, every peer kind) once each
+at --benchmark_min_time=0.01, and checks their names and counters. Also checks, from
+`--list_profile` only (nothing runs), that every spec name is in the quick and full profiles
+as documented (quick: <= 100K keys and <= 10MB; full: everything), and the command-line
+error path. Exit status 0 when all checks pass.
 """
 
 import json
@@ -24,6 +29,65 @@ TINY_NAMES = [
     "state_get_zero_alloc",
 ]
 PEER_TINY_NAMES = ["peer_absl_flat_hash_map_get/1000"]
+
+# The filtered run: one cheap instance of every kind of benchmark the tiny profile lacks.
+FILTERED_NAMES = [
+    "state_get_inmemory_zipf/1000", "state_get_mmap_zipf/1000",
+    "state_get_config/mmap/8B-key/128B-val/1K", "state_put_config/inmemory/8B-key/128B-val/1K",
+    "state_put_mmap_flush/every:1000",
+    "state_range_mmap/results/10",
+    "state_snapshot/mmap/1MB", "state_restore/mmap/1MB",
+    "state_snapshot_cold/inmemory/1MB", "state_restore_cold/mmap/1MB",
+]
+PEER_FILTERED_NAMES = [
+    "peer_absl_flat_hash_map_put/1000",
+    "peer_std_unordered_map_get/1000", "peer_std_unordered_map_put/1000",
+    "peer_lmdb_get/1000", "peer_lmdb_put/1000",
+    "peer_absl_btree_map_range/results/10", "peer_memcpy/1MB",
+]
+
+
+def _names(pattern, **values):
+    """Expands "state_get_{backend}/{n}" over every combination of the given values."""
+    out = [pattern]
+    for key, options in values.items():
+        out = [name.replace("{" + key + "}", str(option)) for name in out for option in options]
+    return out
+
+
+BACKENDS = ["inmemory", "mmap"]
+SMALL_CONFIGS = ["8B-key/128B-val/1K", "8B-key/128B-val/100K", "32B-key/256B-val/100K"]
+# Spec names (and our Zipfian, flush and cold additions) that the quick profile must hold:
+# everything at <= 100K keys and <= 10MB.
+QUICK_SPEC_NAMES = (
+    _names("state_get_{b}/{n}", b=BACKENDS, n=[1000, 100000])
+    + _names("state_get_{b}_zipf/{n}", b=BACKENDS, n=[1000, 100000])
+    + _names("state_put_{b}/{n}", b=BACKENDS, n=[1000, 100000])
+    + _names("state_delete_{b}/{n}", b=BACKENDS, n=[1000, 100000])
+    + _names("state_range/results/{r}", r=[10, 100, 1000])
+    + _names("state_range_mmap/results/{r}", r=[10, 100, 1000])
+    + _names("state_{op}/{b}/{s}", op=["snapshot", "restore", "snapshot_cold", "restore_cold"], b=BACKENDS,
+             s=["1MB", "10MB"])
+    + _names("state_{op}_config/{b}/{c}", op=["get", "put"], b=BACKENDS, c=SMALL_CONFIGS)
+    + ["state_put_mmap_flush/every:1000", "state_put_mmap_flush/every:10000", "state_get_zero_alloc"]
+)
+PEER_QUICK_NAMES = (
+    _names("peer_{p}_{op}/{n}", p=["absl_flat_hash_map", "std_unordered_map", "lmdb"], op=["get", "put"],
+           n=[1000, 100000])
+    + _names("peer_absl_btree_map_range/results/{r}", r=[10, 100, 1000])
+    + _names("peer_memcpy/{s}", s=["1MB", "10MB"])
+)
+# What only the full profile adds: 10M keys and 100MB.
+FULL_ONLY_SPEC_NAMES = (
+    _names("state_{op}_{b}/10000000", op=["get", "delete"], b=BACKENDS)
+    + _names("state_get_{b}_zipf/10000000", b=BACKENDS)
+    + _names("state_{op}_config/{b}/8B-key/128B-val/10M", op=["get", "put"], b=BACKENDS)
+    + _names("state_{op}/{b}/100MB", op=["snapshot", "restore", "snapshot_cold", "restore_cold"], b=BACKENDS)
+)
+PEER_FULL_ONLY_NAMES = (
+    _names("peer_{p}_get/10000000", p=["absl_flat_hash_map", "std_unordered_map", "lmdb"])
+    + ["peer_absl_flat_hash_map_put/10000000", "peer_memcpy/100MB"]
+)
 LATENCY_COUNTERS = ["p50_ns", "p99_ns", "p999_ns", "timer_overhead_ns"]
 CONTEXT_KEYS = [
     "statestore_build_type", "statestore_git_commit", "statestore_git_dirty", "statestore_git_branch",
@@ -37,6 +101,63 @@ failures = []
 def check(cond, msg):
     if not cond:
         failures.append(msg)
+
+
+def list_profile(bench, profile):
+    listed = subprocess.run([bench, f"--profile={profile}", "--list_profile"], capture_output=True, text=True,
+                            check=True)
+    return listed.stdout.split()
+
+
+def check_profiles(bench, peers_on):
+    """Profile membership from --list_profile alone (runs nothing)."""
+    tiny, quick, full = (set(list_profile(bench, p)) for p in ("tiny", "quick", "full"))
+    quick_expected = QUICK_SPEC_NAMES + (PEER_QUICK_NAMES if peers_on else [])
+    full_only_expected = FULL_ONLY_SPEC_NAMES + (PEER_FULL_ONLY_NAMES if peers_on else [])
+    for name in quick_expected:
+        check(name in quick, f"quick profile lacks {name}")
+        check(name in full, f"full profile lacks {name}")
+    for name in full_only_expected:
+        check(name in full, f"full profile lacks {name}")
+        check(name not in quick, f"quick profile holds the full-only {name}")
+    for name in sorted(quick):
+        check(not name.endswith(("/10000000", "/10M", "/100MB")),
+              f"quick profile holds {name} (more than 100K keys or 10MB)")
+    check(tiny <= quick, f"tiny names not in quick: {sorted(tiny - quick)}")
+    check(quick <= full, f"quick names not in full: {sorted(quick - full)}")
+    check(not [n for n in quick if not n.startswith(("state_", "peer_"))], "a name without state_/peer_ prefix")
+    if not peers_on:
+        check(not [n for n in full if n.startswith("peer_")], "peer benchmarks registered with peers off")
+
+
+def check_counters(name, row):
+    """The counters every row of `name` must carry (the gate's contract)."""
+    check(not row.get("error_occurred"), f"{name}: error {row.get('error_message')}")
+    check("allocs_per_op" in row, f"{name}: no allocs_per_op")
+    check("allocs_per_iter" in row, f"{name}: no allocs_per_iter (MemoryManager not registered?)")
+    check(row["real_time"] > 0, f"{name}: real_time {row['real_time']}")
+    point_op = name.startswith(("state_get_", "state_put_", "state_delete_")) or (
+        name.startswith("peer_") and ("_get/" in name or "_put/" in name))
+    if point_op:
+        for counter in LATENCY_COUNTERS + ["latency_samples", "items_per_second"]:
+            check(counter in row, f"{name}: no {counter}")
+        if "p50_ns" in row:
+            check(0 <= row["p50_ns"] <= row["p99_ns"] <= row["p999_ns"], f"{name}: percentiles out of order")
+    if name.startswith("state_delete_"):
+        check(row.get("delete_batch", 0) >= 1, f"{name}: no delete_batch")
+    if "/results/" in name:
+        expected = float(name.rsplit("/", 1)[1])
+        check(row.get("results") == expected, f"{name}: results {row.get('results')} != {expected}")
+        check("items_per_second" in row, f"{name}: no items_per_second")
+    if name.startswith(("state_snapshot", "state_restore", "peer_memcpy")):
+        check(row.get("snapshot_bytes", 0) > 0, f"{name}: no snapshot_bytes")
+        check("bytes_per_second" in row, f"{name}: no bytes_per_second")
+    if name.startswith("state_put_mmap_flush/every:"):
+        expected = float(name.rsplit(":", 1)[1])
+        check(row.get("flush_every") == expected, f"{name}: flush_every {row.get('flush_every')} != {expected}")
+    # Gets never allocate, ours nor the peers' (absl and std through heterogeneous lookup).
+    if name == "state_get_zero_alloc" or (name.startswith(("state_get_", "peer_")) and "_get" in name):
+        check(row.get("allocs_per_op") == 0, f"{name}: allocs_per_op {row.get('allocs_per_op')} != 0")
 
 
 def main():
@@ -97,24 +218,34 @@ def main():
         check(len(reps) == 2, f"{name}: {len(reps)} repetitions, expected 2")
         check({"mean", "median", "stddev", "cv"} <= aggregates.get(name, set()), f"{name}: aggregates missing")
         for row in reps:
-            check(not row.get("error_occurred"), f"{name}: error {row.get('error_message')}")
-            check("allocs_per_op" in row, f"{name}: no allocs_per_op")
-            check("allocs_per_iter" in row, f"{name}: no allocs_per_iter (MemoryManager not registered?)")
-            check(row["real_time"] > 0, f"{name}: real_time {row['real_time']}")
             check("/" not in name or not name.endswith(("/real_time", "/manual_time")), f"{name}: suffixed name")
-            if name.startswith(("state_get_", "state_put_", "state_delete_", "peer_")):
-                for counter in LATENCY_COUNTERS:
-                    check(counter in row, f"{name}: no {counter}")
-                if "p50_ns" in row:
-                    check(0 <= row["p50_ns"] <= row["p99_ns"] <= row["p999_ns"], f"{name}: percentiles out of order")
-            if name in ("state_get_zero_alloc", "state_get_inmemory/1000", "state_get_mmap/1000"):
-                check(row.get("allocs_per_op") == 0, f"{name}: allocs_per_op {row.get('allocs_per_op')} != 0")
+            check_counters(name, row)
+
+    peers_on = ctx.get("statestore_peers") == "on"
+    check_profiles(bench, peers_on)
+
+    # The kinds of benchmark the tiny profile leaves out: one repetition each, exact names.
+    filtered = FILTERED_NAMES + (PEER_FILTERED_NAMES if peers_on else [])
+    filtered_out = out + ".filtered.json"
+    filtered_run = subprocess.run(
+        [bench, "--profile=quick", "--benchmark_filter=^(" + "|".join(filtered) + ")$",
+         "--benchmark_repetitions=1", "--benchmark_min_time=0.01",
+         f"--benchmark_out={filtered_out}", "--benchmark_out_format=json"],
+        capture_output=True, text=True)
+    check(filtered_run.returncode == 0, f"filtered state_bench exited {filtered_run.returncode}: "
+          f"{filtered_run.stderr[-2000:]}")
+    with open(filtered_out) as f:
+        filtered_rows = [r for r in json.load(f)["benchmarks"] if r["run_type"] == "iteration"]
+    check(sorted(r["run_name"] for r in filtered_rows) == sorted(filtered),
+          f"filtered run names {sorted(r['run_name'] for r in filtered_rows)} != {sorted(filtered)}")
+    for row in filtered_rows:
+        check_counters(row["run_name"], row)
 
     if failures:
         for f in failures:
             print("FAIL:", f)
         return 1
-    print(f"ok: {len(expected)} benchmarks, {len(rows)} rows")
+    print(f"ok: {len(expected)} tiny-profile benchmarks ({len(rows)} rows), {len(filtered_rows)} filtered")
     return 0
 
 

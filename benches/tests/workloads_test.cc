@@ -202,6 +202,26 @@ TEST_CASE("the put workload starts at key N, inserts the second half, then overw
   CHECK(put.status().ok());
 }
 
+TEST_CASE("the put workload on the mmap store stops growing the file once every key exists") {
+  ScratchDir dir;
+  const std::string path = dir.path + "/state.mmap";
+  std::unique_ptr<statestore::MmapStateStore> store;
+  REQUIRE(statestore::MmapStateStore::Open(path, store).ok());
+  const sb::KeySet keys(2000, 8);
+  const sb::ValueSet values(2000, 128);
+  REQUIRE(sb::PopulateStore(*store, 0, 1000, 8, 128).ok());
+  sb::PutWorkload<statestore::MmapStateStore> put(*store, keys, values);
+  for (int i = 0; i < 2000; ++i) put.Op();  // N inserts, then N overwrites
+  REQUIRE(store->size() == 2000);
+  const auto file_bytes = std::filesystem::file_size(path);
+  for (int i = 0; i < 20'000; ++i) put.Op();  // overwrites only, same-sized values
+  CHECK(put.status().ok());
+  CHECK(store->size() == 2000);
+  CHECK(std::filesystem::file_size(path) == file_bytes);
+  CHECK(store->fragmentation() == 0.0);
+  CHECK(store->get(keys[1500]) == std::optional<std::string_view>(values[1500]));
+}
+
 TEST_CASE("the delete workload keeps the store between N minus one batch and N keys") {
   statestore::InMemoryStateStore store;
   const sb::KeySet keys(1000, 8);
