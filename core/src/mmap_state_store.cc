@@ -189,6 +189,7 @@ std::string DirectoryOf(const std::string& path) {
 }  // namespace
 
 std::uint64_t mmap_internal::EncodeCheckedWord(std::uint64_t payload) { return EncodeChecked(payload); }
+std::uint64_t mmap_internal::CleanCloseCheck(const char* header_page) { return CleanCheck(header_page); }
 
 MmapStateStore::MmapStateStore()
     : data_cell_(std::make_unique<const char*>(nullptr)),
@@ -523,9 +524,13 @@ Status MmapStateStore::Load(std::uint64_t file_size) {
     live_count_ = LoadU64(base + kCleanLiveCountOffset);
     live_bytes_ = LoadU64(base + kCleanLiveBytesOffset);
     dead_bytes_ = LoadU64(base + kCleanDeadBytesOffset);
-    if (occupied != live_count_ || live_bytes_ > committed_end || dead_bytes_ > committed_end) {
+    if (occupied != live_count_) {
       return Corrupt("index holds " + std::to_string(occupied) + " keys but the header records " +
                      std::to_string(live_count_));
+    }
+    if (live_bytes_ > committed_end || dead_bytes_ > committed_end) {
+      return Corrupt("the clean-close record's byte counts (live " + std::to_string(live_bytes_) + ", dead " +
+                     std::to_string(dead_bytes_) + ") exceed the committed end " + std::to_string(committed_end));
     }
     // From here on the on-file index changes: mark the file dirty first.
     Publish(base_, kCleanCheckOffset, 0);

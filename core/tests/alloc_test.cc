@@ -169,8 +169,8 @@ TEST_CASE("MmapStateStore read path allocates nothing once the ordered index is 
   REQUIRE_FALSE(store->get(absent).has_value());
   CHECK(g_allocations - before == 0);
 
-  // The ordered index is built lazily by the first ordered read after a
-  // mutation (documented in mmap_state_store.h); that call may allocate.
+  // The ordered index is built lazily by the first ordered read after open
+  // (documented in mmap_state_store.h); that call may allocate.
   store->range(first, first + "\x01", [](std::string_view, std::string_view) { return true; });
   CHECK(CountInterfaceReads(*store, first, last, absent, prefix) == 0);
 
@@ -180,4 +180,39 @@ TEST_CASE("MmapStateStore read path allocates nothing once the ordered index is 
   store->for_each_with_prefix(prefix, [&](std::string_view, std::string_view) { return ++visited != 0; });
   CHECK(g_allocations - before == 0);
   CHECK(visited == (4000 - 10) + 1000);
+}
+
+TEST_CASE("MmapStateStore ranges allocate nothing after puts and deletes that maintain the ordered index",
+          "[alloc]") {
+  TempFile file;
+  std::unique_ptr<MmapStateStore> store;
+  REQUIRE(MmapStateStore::Open(file.path(), store).ok());
+  Fill(*store);
+  const std::string first = Key(10), last = Key(4000), absent = "no such key", prefix = "key:00001";
+  store->range(first, first + "\x01", [](std::string_view, std::string_view) { return true; });  // builds it
+
+  // Every kind of mutation, after the build: a new key, an appended
+  // overwrite, an overwrite in place, a delete, and growth of the file.
+  const std::string inserted = Key(1500) + "+";
+  REQUIRE(store->put(inserted, "inserted").ok());
+  REQUIRE(store->put(Key(1501), std::string(500, 'w')).ok());
+  REQUIRE(store->put(Key(1502), std::string(1502 % 97, 'x')).ok());
+  REQUIRE(store->del(Key(1503)).ok());
+  for (int i = kKeys; i < 3 * kKeys; ++i) REQUIRE(store->put(Key(i), std::string(200, 'g')).ok());
+
+  CHECK(CountInterfaceReads(*store, first, last, absent, prefix) == 0);
+  // The scans see the mutations, so the index was maintained, not rebuilt.
+  const std::string deleted = Key(1503), overwritten = Key(1501);
+  bool saw_inserted = false, saw_deleted = false, saw_long = false;
+  const std::size_t before = g_allocations;
+  store->for_each_with_prefix(prefix, [&](std::string_view k, std::string_view v) {
+    saw_inserted |= k == inserted && v == "inserted";
+    saw_deleted |= k == deleted;
+    saw_long |= k == overwritten && v.size() == 500;
+    return true;
+  });
+  CHECK(g_allocations - before == 0);
+  CHECK(saw_inserted);
+  CHECK_FALSE(saw_deleted);
+  CHECK(saw_long);
 }

@@ -8,10 +8,10 @@
 // keeps the record's size rewrites it in place instead); get() probes the
 // mapped index and returns a view into the mapped record. An in-memory
 // B-tree of record offsets serves range() and prefix_scan() in unsigned byte
-// order. It is built on the first ordered call after open (one sort of the
-// live keys, the only allocation a scan can make) and maintained by every
-// put/del from then on, so a store used only for point operations never
-// pays for it.
+// order. It is built on the first ordered call after open, clear() or
+// restore() (one sort of the live keys, the only allocation a scan can make)
+// and maintained by every put/del (and compact) from then on, so a store
+// used only for point operations never pays for it.
 //
 // Guarantees and costs:
 //  - get() is one hash, a few index probes and one record compare; it never
@@ -98,6 +98,10 @@ inline std::uint64_t SlotOffset(std::uint64_t slot_value) { return ((slot_value 
 // a 48-bit payload with 16 check bits mixed from it on top. Part of the file
 // format; exposed for tests that craft files.
 std::uint64_t EncodeCheckedWord(std::uint64_t payload);
+// The clean-check word (header offset 224) that the clean-close record, the
+// geometry word and the committed-end word of `header_page` call for. Part
+// of the file format; exposed for tests that craft files.
+std::uint64_t CleanCloseCheck(const char* header_page);
 
 // 64x64 -> 128-bit multiply folded to 64 bits.
 inline std::uint64_t Fold(std::uint64_t a, std::uint64_t b) {
