@@ -69,9 +69,15 @@ def interleave(base: BenchBinary, head: BenchBinary, spec: RunSpec, rounds: int,
     return base_parts, head_parts
 
 
+# Characters special in a POSIX extended regex, the dialect Google Benchmark
+# 1.7 compiles --benchmark_filter in. re.escape() is no use here: it also
+# escapes '-', and "\-" is an invalid escape in that dialect.
+_ERE_SPECIAL = re.compile(r"([.\[\]()*+?{}|^$\\])")
+
+
 def filter_for(names: list[str]) -> str:
-    """A --benchmark_filter regex that matches exactly these benchmark names."""
-    return "^(" + "|".join(re.escape(n) for n in sorted(names)) + ")$"
+    """A --benchmark_filter regex (POSIX extended) that matches exactly these benchmark names."""
+    return "^(" + "|".join(_ERE_SPECIAL.sub(r"\\\1", n) for n in sorted(names)) + ")$"
 
 
 @dataclass(frozen=True)

@@ -240,3 +240,28 @@ def test_an_unreadable_verdict_is_named(tmp_path):
     (tmp_path / "verdict.json").write_text("{not json")
     with pytest.raises(BenchRunError, match="cannot read the gate's verdict .*verdict.json"):
         gate.suspect_benchmarks(tmp_path)
+
+
+def _real_state_bench() -> Path:
+    path = os.environ.get("STATE_BENCH")
+    if not path or not Path(path).is_file():
+        pytest.skip("STATE_BENCH (the built state_bench, set by make test-python) is not available")
+    return Path(path)
+
+
+def test_the_confirmation_filter_selects_exactly_its_names_in_the_real_state_bench():
+    # Names with '-' and '.'-free slashes, as the standard-config benchmarks have: a
+    # filter escaped for Python's re ("\-") does not even compile in Google Benchmark.
+    names = ["state_get_config/mmap/8B-key/128B-val/1K", "state_put_config/inmemory/32B-key/256B-val/100K",
+             "state_range/results/10"]
+    done = subprocess.run([str(_real_state_bench()), "--profile=quick", "--benchmark_list_tests=true",
+                           f"--benchmark_filter={ab.filter_for(names)}"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert sorted(done.stdout.split()) == sorted(names)
+
+
+def test_the_real_state_bench_fails_when_its_filter_runs_nothing(tmp_path):
+    done = subprocess.run([str(_real_state_bench()), "--profile=tiny", "--benchmark_filter=^no-such-benchmark$",
+                           f"--benchmark_out={tmp_path / 'out.json'}"], capture_output=True, text=True)
+    assert done.returncode == 1
+    assert "state_bench: no benchmark ran" in done.stderr
