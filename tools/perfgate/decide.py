@@ -81,6 +81,9 @@ class VerdictRow:
     note: str = ""
     cross_machine: bool = False
     confirmation: str | None = None  # "confirmed" | "not reproduced" (A/B confirm pass)
+    # A/B: delta_pct is the median of the per-round ratios head/base, which can
+    # differ from the ratio of the two medians shown beside it.
+    paired: bool = False
 
 
 @dataclass
@@ -350,7 +353,7 @@ def _judge(name: str, metric: str, rule: analyse.MetricRule, threshold: float, b
         baseline=cmp.base_median, current=cmp.current_median,
         delta_pct=cmp.delta * 100 if math.isfinite(cmp.delta) else None,
         p_value=cmp.p_value, threshold=threshold, n_baseline=cmp.n_base, n_current=cmp.n_current,
-        note=note, cross_machine=cross_machine,
+        note=note, cross_machine=cross_machine, paired=cmp.reason == "paired rounds" and cmp.testable,
     )
     if settings.confirm_from is not None and settings.confirm_from.get(name) == "regressed":
         row.confirmation = "confirmed" if status == "regressed" else "not reproduced"

@@ -69,7 +69,10 @@ def fmt_count(value: float | None) -> str:
 
 
 def fmt_delta(row: VerdictRow) -> str:
-    return "-" if row.delta_pct is None else f"{row.delta_pct:+.1f}%"
+    """+12.3%; in A/B mode "+12.3% paired" (the median per-round ratio, not the ratio of the medians)."""
+    if row.delta_pct is None:
+        return "-"
+    return f"{row.delta_pct:+.1f}%" + (" paired" if row.paired else "")
 
 
 def fmt_p(p: float | None) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURE_TARGETS, scaled, with_context, with_samples, without, write
-from perfgate import load
+from perfgate import load, render
 from perfgate.decide import Settings, decide
 from perfgate.errors import PerfGateError
 
@@ -288,3 +288,20 @@ def test_instruction_counts_from_another_compiler_are_refused(tmp_path):
                                             r"has statestore_compiler 'Clang 15.0.6', the results 'GNU 12.2.0'; "
                                             r"record a new baseline"):
         judge(tmp_path, base, _instruction_doc({GET: 100.0}))
+
+
+def test_in_ab_mode_the_change_is_the_median_per_round_ratio_and_is_labelled_paired(tmp_path, real_doc):
+    # A slow spell in rounds 4-6 hits both sides: the medians of the sides barely
+    # differ, but head is 15% slower in every round.
+    base_rounds = [100.0, 101.0, 99.0, 200.0, 202.0, 198.0]
+    head_rounds = [v * 1.15 for v in base_rounds]
+    v = judge(tmp_path, with_samples(real_doc, GET, base_rounds), with_samples(real_doc, GET, head_rounds),
+              mode="ab")
+    r = row(v)
+    assert r.status == "regressed" and r.paired
+    assert r.delta_pct == pytest.approx(15.0, abs=0.01)
+    line = next(text for text in render.console_lines(v) if GET in text)
+    assert "(+15.0% paired, p=0.031)" in line
+    # Against a committed baseline there are no rounds to pair.
+    assert not row(judge(tmp_path, with_samples(real_doc, GET, base_rounds),
+                         with_samples(real_doc, GET, head_rounds))).paired
