@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--cases", default="0,5,10,15,25", help="comma-separated slowdowns in percent; 0 = A/A")
     st.add_argument("--trials", type=int, default=20, help="trials per mode and case (K)")
     st.add_argument("--target", default=selftest.DEFAULT_TARGET, help="the benchmark to slow down")
+    st.add_argument("--whole-profile", action="store_true",
+                    help="run every benchmark of the quick profile per trial (as a pull request does), "
+                         "not just the target and its companions")
     st.add_argument("--rounds", type=int, default=ab.DEFAULT_ROUNDS, help="A/B rounds per side")
     st.add_argument("--confirm-rounds", type=int, default=ab.CONFIRM_ROUNDS)
     st.add_argument("--min-time", type=float, default=ab.DEFAULT_MIN_TIME, help="A/B --benchmark_min_time")
@@ -70,7 +73,8 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     if args.trials < 1:
         raise BenchRunError("--trials must be at least 1")
     config = selftest.Config(REPO_ROOT, args.build_dir, args.report_dir / "selftest", target=args.target,
-                             ab_settings=ab.AbSettings(args.rounds, args.confirm_rounds, args.min_time))
+                             ab_settings=ab.AbSettings(args.rounds, args.confirm_rounds, args.min_time),
+                             whole_profile=args.whole_profile)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     selftest.run_selftest(config, modes, cases, args.trials)
     print((config.work / "selftest.md").read_text())

@@ -77,14 +77,24 @@ class Config:
     profile: str = "quick"
     ab_settings: ab.AbSettings = field(default_factory=ab.AbSettings)
     instr_ops: int = 20_000
+    # Run every benchmark of the profile in each trial (what a pull request's
+    # check runs), not just the target and its companions: the false-alarm
+    # rate of the whole check, at the price of minutes per trial.
+    whole_profile: bool = False
 
     @property
     def names(self) -> list[str]:
         return [self.target, *(c for c in self.companions if c != self.target)]
 
     @property
-    def filter_regex(self) -> str:
-        return ab.filter_for(self.names)
+    def filter_regex(self) -> str | None:
+        return None if self.whole_profile else ab.filter_for(self.names)
+
+    @property
+    def scope(self) -> str:
+        if self.whole_profile:
+            return f"every benchmark of the `{self.profile}` profile"
+        return "companions " + ", ".join(f"`{c}`" for c in self.names[1:])
 
 
 @dataclass(frozen=True)
@@ -101,12 +111,15 @@ def log(msg: str) -> None:
 def build_variant(config: Config, pct: int) -> Variant:
     """Configures and builds state_bench and state_instr with the slowdown hook:
     matching nothing for pct 0, else the target benchmark at pct%."""
-    out = config.build_root / ("selftest-ref" if pct == 0 else f"selftest-slow{pct}")
+    out = config.build_root / (("selftest-ref" if pct == 0 else f"selftest-slow{pct}") +
+                               ("-peers" if config.whole_profile else ""))
     regex = "^no-benchmark-has-this-name$" if pct == 0 else f"^{re.escape(config.target)}$"
     setting = f"{regex}:{pct or 1}"
     log(f"building {out.name} (STATESTORE_BENCH_SLOWDOWN={setting})")
     for cmd in (["cmake", "-S", str(config.repo), "-B", str(out), "-DCMAKE_BUILD_TYPE=Release",
-                 "-DSTATESTORE_BUILD_TESTS=OFF", "-DSTATESTORE_BUILD_PEERS=OFF",
+                 "-DSTATESTORE_BUILD_TESTS=OFF",
+                 # A whole-profile trial runs what a pull request runs, peers included.
+                 f"-DSTATESTORE_BUILD_PEERS={'ON' if config.whole_profile else 'OFF'}",
                  f"-DSTATESTORE_BENCH_SLOWDOWN={setting}"],
                 ["cmake", "--build", str(out), "-j", str(os.cpu_count() or 2),
                  "--target", "state_bench", "state_instr"]):
@@ -157,8 +170,8 @@ class Runner:
             self.baselines[mode] = self._promote(results, work / "baseline.json")
         elif mode == "instructions":
             results = work / "reference-results.json"
-            gbjson.write(instr.measure(self.reference.instr, self.config.instr_ops, self.config.filter_regex),
-                         results)
+            workloads = self.config.filter_regex or "."
+            gbjson.write(instr.measure(self.reference.instr, self.config.instr_ops, workloads), results)
             self.baselines[mode] = self._promote(results, work / "baseline.json")
 
     def _promote(self, results: Path, out: Path) -> Path:
@@ -183,8 +196,8 @@ class Runner:
                     RunSpec(self.config.profile, self.config.filter_regex), results, quiet=True)
             else:
                 report_dir.mkdir(parents=True, exist_ok=True)
-                gbjson.write(instr.measure(variant.instr, self.config.instr_ops, self.config.filter_regex),
-                             results)
+                workloads = self.config.filter_regex or "."
+                gbjson.write(instr.measure(variant.instr, self.config.instr_ops, workloads), results)
             code = gate.check(self.baselines[mode], results, report_dir, self.gate_args)
         return _outcome(self.config, mode, variant, index, code, report_dir, time.monotonic() - started)
 
@@ -218,7 +231,7 @@ def markdown(rows: list[dict[str, Any]], config: Config, machine: str, started: 
         "# perf gate self-test",
         "",
         f"Target `{config.target}` (slowed per operation by the STATESTORE_BENCH_SLOWDOWN build option), "
-        f"companions {', '.join(f'`{c}`' for c in config.names[1:])}; profile `{config.profile}`; "
+        f"{config.scope}; profile `{config.profile}`; "
         f"A/B {config.ab_settings.rounds} rounds + {config.ab_settings.confirm_rounds} confirmation rounds, "
         f"min time {config.ab_settings.min_time} s. Machine: {machine}. Started {started}.",
         "",

@@ -55,3 +55,11 @@ def test_an_unknown_mode_is_refused_before_anything_is_built(tmp_path):
     with pytest.raises(BenchRunError, match="unknown self-test mode 'fast'"):
         selftest.run_selftest(config, ["fast"], [0, 15], 1)
     assert not (tmp_path / "build").exists()
+
+
+def test_a_whole_profile_self_test_runs_every_benchmark_and_says_so(tmp_path):
+    config = selftest.Config(Path("."), tmp_path, tmp_path, whole_profile=True)
+    assert config.filter_regex is None
+    text = selftest.markdown([], config, "a machine", "today")
+    assert "every benchmark of the `quick` profile" in text
+    assert "companions" not in text
