@@ -162,6 +162,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     _write_outputs(args, verdict, current, baseline, targets, record=not args.no_history)
     lines = render.console_lines(verdict)
     print("\n".join(lines[-1:] if args.quiet else lines))
+    if not args.quiet:
+        print(f"perfgate: report {args.report_dir / 'report.html'} (summary.md, verdict.json beside it)")
     return verdict.exit_code
 
 

@@ -17,7 +17,7 @@ def check(capsys, tmp_path, results, baseline=REAL_RESULTS, *extra):
 def test_a_passing_check_writes_all_outputs_records_history_and_exits_0(tmp_path, capsys):
     code, out, err = check(capsys, tmp_path, REAL_RESULTS)
     assert code == 0, err
-    assert out.strip().splitlines()[-1] == "perfgate: PASS: 8 unchanged, 1 skipped, 5 targets met"
+    assert out.strip().splitlines()[-2] == "perfgate: PASS: 8 unchanged, 1 skipped, 5 targets met"
     for name in ("report.html", "summary.md", "verdict.json", "history.sqlite"):
         assert (tmp_path / "out" / name).stat().st_size > 0
     summary = (tmp_path / "out" / "summary.md").read_text()
@@ -38,8 +38,9 @@ def test_a_regression_exits_1_with_one_console_line_per_changed_benchmark(tmp_pa
     lines = r.stdout.rstrip().splitlines()
     assert lines[0].startswith(f"  regressed    {GET}  median 6.11 ns -> 7.64 ns (+25.0%, p=0.0")
     assert lines[1].startswith("  skipped      state_get_inmemory/10000000  skipped: needs 2.1 GiB")
-    assert lines[-1].startswith(f"perfgate: FAIL: 1 regression ({GET} +25.0% p=0.0")
-    assert len(lines) == 3
+    assert lines[-2].startswith(f"perfgate: FAIL: 1 regression ({GET} +25.0% p=0.0")
+    assert lines[-1] == f"perfgate: report {tmp_path / 'out' / 'report.html'} (summary.md, verdict.json beside it)"
+    assert len(lines) == 4
     summary = (tmp_path / "out" / "summary.md").read_text()
     assert summary.startswith(f"## ❌ perf gate: FAIL: 1 regression ({GET} +25.0%")
     assert f"| regressed | `{GET}` | 6.11 ns | 7.64 ns | +25.0% |" in summary
@@ -51,7 +52,7 @@ def test_no_fail_on_timing_exits_0_but_still_reports_the_regression(tmp_path, ca
     code, out, _ = check(capsys, tmp_path, slow, REAL_RESULTS, "--no-fail-on-timing")
     assert code == 0
     assert "(not enforced)" in out
-    assert out.strip().splitlines()[-1].startswith("perfgate: PASS (timing not enforced): 1 regression")
+    assert out.strip().splitlines()[-2].startswith("perfgate: PASS (timing not enforced): 1 regression")
     assert (tmp_path / "out" / "summary.md").read_text().startswith("## ⚠️ perf gate: PASS (timing not enforced)")
 
 
@@ -174,9 +175,9 @@ def test_the_threshold_flag_decides_whether_a_12_percent_slowdown_fails(tmp_path
     base = write(tmp_path / "base.json", with_samples(real_doc, GET, base_values))
     slow = write(tmp_path / "slow.json", with_samples(real_doc, GET, [v * 1.12 for v in base_values]))
     code, out, _ = check(capsys, tmp_path, slow, base, "--threshold", "0.10", "--no-history")
-    assert code == 1 and out.strip().splitlines()[-1].startswith(f"perfgate: FAIL: 1 regression ({GET} +12.0%")
+    assert code == 1 and out.strip().splitlines()[-2].startswith(f"perfgate: FAIL: 1 regression ({GET} +12.0%")
     code, out, _ = check(capsys, tmp_path, slow, base, "--threshold", "0.15", "--no-history")
-    assert code == 0 and out.strip().splitlines()[-1].startswith("perfgate: PASS: 8 unchanged")
+    assert code == 0 and out.strip().splitlines()[-2].startswith("perfgate: PASS: 8 unchanged")
     assert json.loads((tmp_path / "out" / "verdict.json").read_text())["threshold"] == 0.15
 
 
