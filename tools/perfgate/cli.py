@@ -3,7 +3,9 @@
     perfgate check    --baseline FILE --results FILE [--targets FILE] [--report-dir DIR]
                       [--threshold 0.10] [--alpha 0.05] [--history FILE | --no-history]
                       [--no-fail-on-timing] [--mode baseline|ab] [--confirm-from VERDICT.json]
+                      [--instructions INSTRUCTION_VERDICT.json]
     perfgate report   --results FILE [--baseline FILE] [--targets FILE] [--report-dir DIR] [--history FILE]
+                      [--instructions INSTRUCTION_VERDICT.json]
     perfgate baseline --results FILE [--out FILE]
     perfgate history  add --results FILE | list [--limit N] | prune [--keep N] [--older-than DAYS]
     perfgate annotations --verdict FILE
@@ -68,11 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--confirm-from", type=Path, default=None,
                        help="verdict.json of a first pass: mark its regressions confirmed / not reproduced")
     check.add_argument("--quiet", action="store_true", help="print only the verdict line")
+    _instructions_option(check)
 
     report = sub.add_parser("report", help="render report.html from results and history without judging")
     report.add_argument("--results", type=Path, required=True)
     report.add_argument("--baseline", type=Path, default=None, help="show the baseline beside the results")
     _common_outputs(report, record=False)
+    _instructions_option(report)
 
     base = sub.add_parser("baseline", help="promote a Release results file to a committed baseline")
     base.add_argument("--results", type=Path, required=True)
@@ -115,6 +119,12 @@ def _common_outputs(p: argparse.ArgumentParser, record: bool = True) -> None:
         p.add_argument("--no-history", action="store_true", help="do not record this run in the history")
 
 
+def _instructions_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--instructions", type=Path, default=None, metavar="VERDICT.json",
+                   help="verdict.json of an instruction-count check (make perf-gate PROFILE=instructions): "
+                        "shown as the instr/op column and one summary line; never changes this verdict")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "check":
@@ -153,14 +163,15 @@ def cmd_check(args: argparse.Namespace) -> int:
     targets = load.load_targets(args.targets)
     baseline = load.load_baseline(args.baseline)
     current = load.load_results(args.results)
+    instructions = load.load_instruction_verdict(args.instructions) if args.instructions else None
     threshold = args.threshold or targets.default_threshold or analyse.DEFAULT_THRESHOLD
     alpha = args.alpha or targets.alpha or analyse.DEFAULT_ALPHA
     settings = Settings(threshold=threshold, alpha=alpha, mode=args.mode,
                         fail_on_timing=not args.no_fail_on_timing,
                         confirm_from=_confirm_statuses(args.confirm_from))
     verdict = decide(baseline, current, targets, settings)
-    _write_outputs(args, verdict, current, baseline, targets, record=not args.no_history)
-    lines = render.console_lines(verdict)
+    _write_outputs(args, verdict, current, baseline, targets, instructions, record=not args.no_history)
+    lines = render.console_lines(verdict, instructions)
     print("\n".join(lines[-1:] if args.quiet else lines))
     if not args.quiet:
         print(f"perfgate: report {args.report_dir / 'report.html'} (summary.md, verdict.json beside it)")
@@ -168,19 +179,21 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def _write_outputs(args: argparse.Namespace, verdict: Verdict, current: load.RunData,
-                   baseline: load.RunData | None, targets: load.Targets, record: bool) -> None:
+                   baseline: load.RunData | None, targets: load.Targets,
+                   instructions: load.InstructionVerdict | None, record: bool) -> None:
     # The verdict files first: if the history cannot be written, CI still has them.
     report_dir: Path = args.report_dir
     hist = _history_path(args)
-    render.write_text(report_dir / "verdict.json", render.verdict_json(verdict, current, baseline))
-    render.write_text(report_dir / "summary.md", render.summary_markdown(verdict, current))
+    render.write_text(report_dir / "verdict.json", render.verdict_json(verdict, current, baseline, instructions))
+    render.write_text(report_dir / "summary.md", render.summary_markdown(verdict, current, instructions=instructions))
     if record:
         statuses = {r.benchmark: r.status for r in verdict.rows if r.metric == "real_time"}
         history.record(hist, current, mode=verdict.mode, verdict="fail" if verdict.failed else "pass",
                        statuses=statuses)
     trend_frame = _trends(hist, current, render.relevant_benchmarks(verdict, current, render.TREND_LIMIT))
     render.write_text(report_dir / "report.html",
-                      render.html_report(verdict, current, baseline, targets, trend_frame))
+                      render.html_report(verdict, current, baseline, targets, trend_frame,
+                                         instructions=instructions))
 
 
 def _trends(hist: Path, current: load.RunData, benchmarks: list[str]):
@@ -193,10 +206,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     targets = load.load_targets(args.targets)
     current = load.load_results(args.results, require_release=False)
     baseline = load.load_baseline(args.baseline) if args.baseline else None
+    instructions = load.load_instruction_verdict(args.instructions) if args.instructions else None
     unjudged = Verdict("report", [], [], [], False, current.profile)
     trend_frame = _trends(_history_path(args), current,
                           render.relevant_benchmarks(unjudged, current, render.TREND_LIMIT))
-    html = render.html_report(None, current, baseline, targets, trend_frame)
+    html = render.html_report(None, current, baseline, targets, trend_frame, instructions=instructions)
     render.write_text(args.report_dir / "report.html", html)
     print(f"perfgate: wrote {args.report_dir / 'report.html'} (not judged)")
     return 0

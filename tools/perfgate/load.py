@@ -24,6 +24,11 @@ Baseline file (format_version 1)
 Targets file (TOML, format_version 1): see baselines/targets.toml, which documents
 each table; parsed by ``load_targets``.
 
+Instruction verdict (``--instructions``): the verdict.json that ``perfgate check``
+wrote for an instruction-count run (``benchrun instr``), read by
+``load_instruction_verdict`` so that the report can show instructions per
+operation beside wall time. It is shown, never re-judged.
+
 Samples frame (``RunData.samples``), one row per repetition and metric::
 
     benchmark  metric       repetition  value
@@ -217,6 +222,40 @@ class Targets:
 
 EMPTY_TARGETS = Targets(path="", targets=[], thresholds=[], peers=[], known_profiles=())
 
+INSTRUCTION_METRIC = "instructions_per_op"
+
+
+@dataclass(frozen=True)
+class InstructionRow:
+    """One benchmark of an instruction-count verdict, as that verdict judged it."""
+
+    benchmark: str
+    status: str  # unchanged | regressed | improved | new | missing | skipped
+    baseline: float | None  # instructions per operation
+    current: float | None
+    delta_pct: float | None
+    threshold: float | None  # fraction, e.g. 0.02
+    fails: bool = False
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class InstructionVerdict:
+    """The verdict.json of an instruction-count `perfgate check` (--instructions).
+
+    Shown beside the wall-time verdict; it never changes that verdict or its exit code."""
+
+    path: str
+    verdict: str  # pass | fail
+    headline: str  # that check's own verdict line
+    counts: dict[str, int]
+    rows: dict[str, InstructionRow]  # benchmark -> row, in the file's order
+
+    @property
+    def thresholds(self) -> list[float]:
+        """The distinct thresholds of the rows, ascending (one, 0.02, unless overridden)."""
+        return sorted({r.threshold for r in self.rows.values() if r.threshold is not None})
+
 
 # --------------------------------------------------------------------------- files
 
@@ -224,6 +263,8 @@ EMPTY_TARGETS = Targets(path="", targets=[], thresholds=[], peers=[], known_prof
 MISSING_HINTS = {
     "baseline": " (record one from a Release results file: perfgate baseline --results FILE, "
                 "or make perf-baseline PROFILE=<profile>)",
+    "instruction verdict": " (the instruction-count check writes it: "
+                           "make perf-gate PROFILE=instructions REPORT_DIR=reports/instructions)",
 }
 
 
@@ -395,6 +436,62 @@ def _row_metrics(row: dict, scale: float, name: str, path: Path, what: str):
         elif math.isnan(value):
             continue  # GB writes NaN for counters it cannot aggregate; not a measurement
         yield metric, value
+
+
+# --------------------------------------------------------------------------- instruction verdict
+
+VERDICT_KEYS = ("verdict", "headline", "rows")
+
+
+def load_instruction_verdict(path: Path | str) -> InstructionVerdict:
+    """Loads the verdict.json of an instruction-count `perfgate check` (benchrun instr results).
+
+    Its instructions_per_op rows are kept; in an instruction run, decide() labels the rows of
+    missing and skipped benchmarks with the placeholder metric real_time, so those are kept
+    too when every other row is an instructions_per_op row."""
+    path = Path(path)
+    what = "instruction verdict"
+    text = _read_text(path, what)
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PerfGateError(f"{what} file {path} is not valid JSON "
+                            f"({exc.msg}, line {exc.lineno} column {exc.colno})") from None
+    if isinstance(doc, dict) and "benchmarks" in doc and "rows" not in doc:
+        raise PerfGateError(f"{what} file {path} is Google Benchmark results, not a perfgate verdict.json "
+                            "(pass the verdict.json that perfgate check wrote for them)")
+    absent = [k for k in VERDICT_KEYS if k not in doc] if isinstance(doc, dict) else list(VERDICT_KEYS)
+    if absent or doc["verdict"] not in ("pass", "fail") or not isinstance(doc["headline"], str) \
+            or not isinstance(doc["rows"], list):
+        why = f"no {', '.join(repr(k) for k in absent)}" if absent else "bad 'verdict', 'headline' or 'rows'"
+        raise PerfGateError(f"{what} file {path} is not a perfgate verdict.json ({why})")
+    rows = [_instruction_row(raw, i, path) for i, raw in enumerate(doc["rows"])]
+    judged = [r for r, raw in zip(rows, doc["rows"]) if raw["metric"] == INSTRUCTION_METRIC]
+    if not judged:
+        raise PerfGateError(f"{what} file {path} has no {INSTRUCTION_METRIC} rows: it is the verdict of a "
+                            "wall-time run, not of an instruction-count run (make perf-gate PROFILE=instructions)")
+    placeholders = [r for r, raw in zip(rows, doc["rows"]) if raw["metric"] != INSTRUCTION_METRIC]
+    if all(r.status in ("missing", "skipped") for r in placeholders):
+        judged = rows  # file order
+    counts = doc.get("counts") if isinstance(doc.get("counts"), dict) else {}
+    return InstructionVerdict(str(path), doc["verdict"], doc["headline"],
+                              {str(k): int(v) for k, v in counts.items() if isinstance(v, int)},
+                              {r.benchmark: r for r in judged})
+
+
+def _instruction_row(raw: Any, i: int, path: Path) -> InstructionRow:
+    where = f"instruction verdict file {path}: rows[{i}]"
+    if not isinstance(raw, dict) or not isinstance(raw.get("benchmark"), str) \
+            or not isinstance(raw.get("status"), str) or not isinstance(raw.get("metric"), str):
+        raise PerfGateError(f"{where} is not a verdict row (needs benchmark, metric and status)")
+    numbers = {}
+    for key in ("baseline", "current", "delta_pct", "threshold"):
+        value = raw.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise PerfGateError(f"{where} ({raw['benchmark']}) has a non-numeric {key}: {value!r}")
+        numbers[key] = None if value is None else float(value)
+    return InstructionRow(raw["benchmark"], raw["status"], fails=bool(raw.get("fails")),
+                          note=str(raw.get("note") or ""), **numbers)
 
 
 # --------------------------------------------------------------------------- targets

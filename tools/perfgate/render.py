@@ -21,7 +21,7 @@ import pandas as pd
 from perfgate import charts
 from perfgate.decide import TargetRow, Verdict, VerdictRow, status_rank
 from perfgate.errors import PerfGateError
-from perfgate.load import RunData, Targets
+from perfgate.load import InstructionRow, InstructionVerdict, RunData, Targets
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # Rows of the summary.md: only these statuses matter to a reviewer.
@@ -35,6 +35,8 @@ TREND_POINTS = 120
 # Tables longer than this open with the unchanged rows filtered out (one click shows
 # them): a reviewer's eye should land on what changed.
 HIDE_UNCHANGED_ABOVE = 20
+# Instruction rows listed in summary.md under the instruction line: those that fail that check.
+INSTRUCTION_SUMMARY_STATUSES = ("regressed", "missing")
 
 
 # --------------------------------------------------------------------------- formatting
@@ -75,6 +77,13 @@ def fmt_delta(row: VerdictRow) -> str:
     return f"{row.delta_pct:+.1f}%" + (" paired" if row.paired else "")
 
 
+def fmt_instr(value: float | None) -> str:
+    """Instructions per operation: 89.3, 3,692, 914,506."""
+    if value is None or not math.isfinite(value):
+        return "-"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.1f}"
+
+
 def fmt_p(p: float | None) -> str:
     if p is None:
         return "-"
@@ -88,8 +97,22 @@ def fmt_target(t: TargetRow) -> str:
 
 # --------------------------------------------------------------------------- console / markdown / json
 
-def console_lines(verdict: Verdict) -> list[str]:
-    """One line per benchmark that is not unchanged, warnings, then the verdict line."""
+def instruction_line(instr: InstructionVerdict) -> str:
+    """'Instruction counts (callgrind, 2% threshold): PASS: 9 unchanged': the instruction
+    check's own headline (less its 'no targets checked', which is always so there)."""
+    thresholds = instr.thresholds
+    if not thresholds:
+        rule = "callgrind"
+    elif len(thresholds) == 1:
+        rule = f"callgrind, {thresholds[0]:.0%} threshold"
+    else:
+        rule = f"callgrind, {thresholds[0]:.0%}-{thresholds[-1]:.0%} thresholds"
+    return f"Instruction counts ({rule}): {instr.headline.removesuffix(', no targets checked')}"
+
+
+def console_lines(verdict: Verdict, instructions: InstructionVerdict | None = None) -> list[str]:
+    """One line per benchmark that is not unchanged, warnings, the instruction line
+    (--instructions), then the verdict line."""
     lines = [f"perfgate: warning: {w}" for w in verdict.warnings]
     for r in sorted(verdict.rows, key=lambda r: status_rank(r.status)):
         if r.status == "unchanged":
@@ -99,6 +122,8 @@ def console_lines(verdict: Verdict) -> list[str]:
         if t.status == "breach":
             lines.append(f"  {'breach':<12} {t.benchmark}  {t.metric} {fmt_value(t.value, t.metric)} > "
                          f"limit {_limit_text(t)}" + ("" if t.fails else " (not enforced)"))
+    if instructions is not None:
+        lines.append(f"perfgate: {instruction_line(instructions)}")
     lines.append(f"perfgate: {verdict.headline()}")
     return lines
 
@@ -127,10 +152,13 @@ def _row_text(r: VerdictRow) -> str:
     return text
 
 
-def summary_markdown(verdict: Verdict, run: RunData, report_link: str = "report.html") -> str:
+def summary_markdown(verdict: Verdict, run: RunData, report_link: str = "report.html",
+                     instructions: InstructionVerdict | None = None) -> str:
     headline = verdict.headline()
     icon = "❌" if verdict.failed else ("⚠️" if headline.startswith("PASS (timing not enforced)") else "✅")
     out = [f"## {icon} perf gate: {verdict.headline()}", ""]
+    if instructions is not None:
+        out += _instruction_summary(instructions)
     out.append(f"Profile `{run.profile or '?'}`, mode `{verdict.mode}`, commit `{run.commit[:12] or '?'}`, "
                f"threshold {verdict.threshold:.0%}, alpha {verdict.alpha:g}.")
     out.append("")
@@ -160,16 +188,34 @@ def summary_markdown(verdict: Verdict, run: RunData, report_link: str = "report.
     return "\n".join(out) + "\n"
 
 
+def _instruction_summary(instr: InstructionVerdict) -> list[str]:
+    out = [instruction_line(instr), ""]
+    flagged = [r for r in instr.rows.values() if r.status in INSTRUCTION_SUMMARY_STATUSES]
+    if flagged:
+        out += ["| instructions | benchmark | baseline | current | Δ |", "|---|---|---:|---:|---:|"]
+        for r in sorted(flagged, key=lambda r: status_rank(r.status)):
+            delta = "-" if r.delta_pct is None else f"{r.delta_pct:+.1f}%"
+            out.append(f"| {r.status} | `{r.benchmark}` | {fmt_instr(r.baseline)} | {fmt_instr(r.current)} | "
+                       f"{delta} |")
+        out.append("")
+    return out
+
+
 def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def verdict_json(verdict: Verdict, run: RunData, baseline: RunData | None) -> str:
+def verdict_json(verdict: Verdict, run: RunData, baseline: RunData | None,
+                 instructions: InstructionVerdict | None = None) -> str:
     doc = verdict.to_dict()
     doc["results"] = {"path": run.path, "commit": run.commit, "machine": run.machine, "profile": run.profile}
     doc["baseline"] = None if baseline is None else {
         "path": baseline.path, "commit": baseline.commit, "machine": baseline.machine, "profile": baseline.profile,
         "recorded_at": baseline.date}
+    # Shown beside the wall-time verdict, not part of it: "verdict" and "exit_code" above ignore it.
+    doc["instructions"] = None if instructions is None else {
+        "path": instructions.path, "verdict": instructions.verdict, "headline": instructions.headline,
+        "counts": instructions.counts}
     return json.dumps(doc, indent=1, allow_nan=False) + "\n"
 
 
@@ -225,7 +271,9 @@ def _env() -> jinja2.Environment:
     return env
 
 
-def _table_rows(verdict: Verdict, current: RunData, baseline: RunData | None) -> list[dict[str, Any]]:
+def _table_rows(verdict: Verdict, current: RunData, baseline: RunData | None,
+                instructions: InstructionVerdict | None = None) -> list[dict[str, Any]]:
+    instr_rows = instructions.rows if instructions is not None else {}
     targets_by_bench: dict[str, list[TargetRow]] = {}
     for t in verdict.targets:
         targets_by_bench.setdefault(t.benchmark, []).append(t)
@@ -233,7 +281,8 @@ def _table_rows(verdict: Verdict, current: RunData, baseline: RunData | None) ->
     seen = set()
     for r in verdict.rows:
         seen.add(r.benchmark)
-        rows.append(_table_row(r.benchmark, r, targets_by_bench.get(r.benchmark, []), current))
+        instr = instr_rows.get(r.benchmark) if r.metric == "real_time" else None
+        rows.append(_table_row(r.benchmark, r, targets_by_bench.get(r.benchmark, []), current, instr))
     for name in current.order:  # report mode (no baseline) or benchmarks with only targets
         if name not in seen:
             seen.add(name)
@@ -241,7 +290,7 @@ def _table_rows(verdict: Verdict, current: RunData, baseline: RunData | None) ->
             row = VerdictRow(name, "real_time", status, current=_median(current, name, "real_time"),
                              n_current=len(current.values(name, "real_time")),
                              note=current.skipped.get(name, ""))
-            rows.append(_table_row(name, row, targets_by_bench.get(name, []), current))
+            rows.append(_table_row(name, row, targets_by_bench.get(name, []), current, instr_rows.get(name)))
     for i, row in enumerate(rows):
         row["order"] = i  # ties in status keep the run's order
     rows.sort(key=lambda d: (d["rank"], d["order"]))
@@ -256,7 +305,8 @@ def _median(run: RunData, name: str, metric: str) -> float | None:
     return median if median is not None else run.aggregate(name, metric, "mean")
 
 
-def _table_row(name: str, r: VerdictRow, targets: list[TargetRow], current: RunData) -> dict[str, Any]:
+def _table_row(name: str, r: VerdictRow, targets: list[TargetRow], current: RunData,
+               instr: InstructionRow | None = None) -> dict[str, Any]:
     breach = [t for t in targets if t.status == "breach"]
     status = r.status
     if breach and status_rank("breach") < status_rank(status):
@@ -285,7 +335,27 @@ def _table_row(name: str, r: VerdictRow, targets: list[TargetRow], current: RunD
                                         for t in breach]) if x),
         "n": f"{r.n_baseline}/{r.n_current}",
         "fails": r.fails or any(t.fails for t in breach),
+        **_instr_cell(instr),
     }
+
+
+def _instr_cell(r: InstructionRow | None) -> dict[str, str]:
+    """The instr/op cell: current instructions per operation and the change against the
+    instruction baseline ("89.3 (+0.0%)"); the instruction status when it is not unchanged.
+    Sorts by the change."""
+    if r is None:
+        return {"instr": "-", "instr_sort": "", "instr_status": "", "instr_tip": ""}
+    if r.current is None:
+        text = "-"
+    elif r.delta_pct is None:
+        text = fmt_instr(r.current)
+    else:
+        text = f"{fmt_instr(r.current)} ({r.delta_pct:+.1f}%)"
+    threshold = "" if r.threshold is None else f", threshold {r.threshold:.0%}"
+    tip = (f"instructions/op {fmt_instr(r.baseline)} -> {fmt_instr(r.current)} (callgrind): {r.status}{threshold}"
+           + (f"; {r.note}" if r.note else ""))
+    return {"instr": text, "instr_sort": _num(r.delta_pct),
+            "instr_status": "" if r.status == "unchanged" else r.status, "instr_tip": tip}
 
 
 def _num(v: float | None) -> str:
@@ -336,6 +406,16 @@ def peer_rows(targets: Targets, current: RunData) -> list[dict[str, Any]]:
     return rows
 
 
+def _instruction_view(instr: InstructionVerdict, table: list[dict[str, Any]]) -> dict[str, Any]:
+    """The line under the banner; flagged instruction rows whose benchmark has no table row
+    (not in this wall-time run) are named there, since no cell shows them."""
+    in_table = {r["benchmark"] for r in table}
+    elsewhere = [f"{r.benchmark} {r.status}" for r in instr.rows.values()
+                 if r.benchmark not in in_table and r.status != "unchanged"]
+    return {"line": instruction_line(instr), "failed": instr.verdict == "fail", "path": instr.path,
+            "elsewhere": elsewhere}
+
+
 def environment(run: RunData, baseline: RunData | None) -> list[tuple[str, str]]:
     c = run.ctx
     env = [
@@ -361,12 +441,14 @@ def environment(run: RunData, baseline: RunData | None) -> list[tuple[str, str]]
 
 
 def html_report(verdict: Verdict | None, current: RunData, baseline: RunData | None, targets: Targets,
-                trend_frame: pd.DataFrame | None = None, *, title: str = "perf gate report") -> str:
-    """Renders report.html. `verdict` None: report mode (results shown, not judged)."""
+                trend_frame: pd.DataFrame | None = None, *, title: str = "perf gate report",
+                instructions: InstructionVerdict | None = None) -> str:
+    """Renders report.html. `verdict` None: report mode (results shown, not judged).
+    `instructions`: an instruction-count verdict, shown as the instr/op column and one line."""
     judged = verdict is not None
     if verdict is None:
         verdict = Verdict("report", [], [], [], False, current.profile)
-    table = _table_rows(verdict, current, baseline)
+    table = _table_rows(verdict, current, baseline, instructions)
     chart_names = relevant_benchmarks(verdict, current, CHART_LIMIT)
     status_of = {r["benchmark"]: r["status"] for r in table}
     targets_by_bench = {}
@@ -420,6 +502,7 @@ def html_report(verdict: Verdict | None, current: RunData, baseline: RunData | N
                      "note": t.note, "fails": t.fails}
                     for t in sorted(verdict.targets, key=lambda t: status_rank(t.status))],
         "peers": peer_rows(targets, current),
+        "instructions": None if instructions is None else _instruction_view(instructions, table),
         "environment": environment(current, baseline),
         "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "css": (TEMPLATES / "report.css").read_text(encoding="utf-8"),

@@ -22,6 +22,10 @@ sys.path.insert(0, str(TOOLS))
 REAL_RESULTS = INPUTS / "gb_quick_5reps.json"
 AGGREGATES_ONLY = INPUTS / "gb_aggregates_only.json"
 FIXTURE_TARGETS = INPUTS / "targets_fixture.toml"
+# Instruction counts: the committed baselines/instructions.json trimmed to 9 benchmarks, and the
+# verdict.json that `perfgate check` wrote for it against itself (see inputs/README.md).
+INSTRUCTION_BASELINE = INPUTS / "instructions_baseline_trimmed.json"
+INSTRUCTION_VERDICT = INPUTS / "instructions_verdict.json"
 
 
 def load_doc(path: Path = REAL_RESULTS) -> dict:
@@ -89,3 +93,14 @@ def call_main(capsys, *args: str) -> tuple[int, str, str]:
 @pytest.fixture
 def real_doc() -> dict:
     return load_doc()
+
+
+def instruction_verdict(tmp_path: Path, results: dict) -> Path:
+    """The verdict.json that the gate itself writes for instruction `results` (a variant of
+    INSTRUCTION_BASELINE) judged against INSTRUCTION_BASELINE: what CI passes as --instructions."""
+    from perfgate.__main__ import run
+    res = write(tmp_path / "instr-results.json", results)
+    out = tmp_path / "instructions"
+    run(["check", "--baseline", str(INSTRUCTION_BASELINE), "--results", str(res), "--targets", str(FIXTURE_TARGETS),
+         "--report-dir", str(out), "--no-history", "--quiet"])
+    return out / "verdict.json"

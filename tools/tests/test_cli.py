@@ -4,7 +4,8 @@ import json
 import re
 import sqlite3
 
-from conftest import FIXTURE_TARGETS, REAL_RESULTS, call_main, run_cli, scaled, with_context, with_samples, write
+from conftest import (FIXTURE_TARGETS, INSTRUCTION_BASELINE, INSTRUCTION_VERDICT, REAL_RESULTS, call_main,
+                      instruction_verdict, load_doc, run_cli, scaled, with_context, with_samples, without, write)
 
 GET = "state_get_inmemory/1000"
 
@@ -194,3 +195,98 @@ def test_history_add_refuses_results_that_are_not_from_a_release_build(tmp_path,
     code, _, err = call_main(capsys, "history", "add", "--results", str(res), "--history", str(tmp_path / "h.sqlite"))
     assert code == 2 and "comes from a 'Debug' build of statestore" in err
     assert not (tmp_path / "h.sqlite").exists()
+
+
+# --------------------------------------------------------------------------- --instructions
+
+def _row(html: str, name: str) -> str:
+    """The <tr> of one benchmark in the results table of report.html."""
+    match = re.search(rf'<tr id="row-[^"]*" data-name="{re.escape(name)}".*?</tr>', html, re.DOTALL)
+    assert match, name
+    return match.group(0)
+
+
+def _failing_instructions(tmp_path):
+    """An instruction verdict that fails: GET +5% instructions, state_put_inmemory/1000 missing."""
+    doc = scaled(without(load_doc(INSTRUCTION_BASELINE), "state_put_inmemory/1000"), {GET: 1.05},
+                 metric="instructions_per_op")
+    return instruction_verdict(tmp_path, doc)
+
+
+def test_the_instruction_verdict_fixture_is_what_the_gate_writes_for_its_baseline(tmp_path):
+    made = json.loads(instruction_verdict(tmp_path, load_doc(INSTRUCTION_BASELINE)).read_text())
+    fixture = json.loads(INSTRUCTION_VERDICT.read_text())
+    assert made["rows"] == fixture["rows"] and made["headline"] == fixture["headline"]
+
+
+def test_check_with_instructions_shows_them_in_console_summary_verdict_json_and_report(tmp_path, capsys):
+    code, out, err = check(capsys, tmp_path, REAL_RESULTS, REAL_RESULTS, "--instructions", str(INSTRUCTION_VERDICT))
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert lines[-3] == "perfgate: Instruction counts (callgrind, 2% threshold): PASS: 9 unchanged"
+    assert lines[-2] == "perfgate: PASS: 8 unchanged, 1 skipped, 5 targets met"
+    summary = (tmp_path / "out" / "summary.md").read_text().splitlines()
+    assert summary[:3] == ["## ✅ perf gate: PASS: 8 unchanged, 1 skipped, 5 targets met", "",
+                           "Instruction counts (callgrind, 2% threshold): PASS: 9 unchanged"]
+    verdict = json.loads((tmp_path / "out" / "verdict.json").read_text())
+    assert verdict["instructions"] == {"path": str(INSTRUCTION_VERDICT), "verdict": "pass",
+                                       "headline": "PASS: 9 unchanged, no targets checked",
+                                       "counts": {"unchanged": 9}}
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert '<th class="num" data-key="instr"' in html and ">instr/op</th>" in html
+    assert ">89.3 (+0.0%)</td>" in _row(html, GET)
+    assert ">914,506 (+0.0%)</td>" in _row(html, "state_snapshot/inmemory/1MB")
+    assert re.search(r'data-sort="">-</td>', _row(html, "state_get_zero_alloc"))  # no instruction row
+    assert "Instruction counts (callgrind, 2% threshold): PASS: 9 unchanged" in html
+
+
+def test_without_instructions_the_report_has_no_instr_column_and_verdict_json_says_null(tmp_path, capsys):
+    assert check(capsys, tmp_path, REAL_RESULTS)[0] == 0
+    assert "instr/op" not in (tmp_path / "out" / "report.html").read_text()
+    assert json.loads((tmp_path / "out" / "verdict.json").read_text())["instructions"] is None
+    assert "Instruction counts" not in (tmp_path / "out" / "summary.md").read_text()
+
+
+def test_a_failing_instruction_verdict_is_shown_but_leaves_the_wall_time_verdict_and_exit_code_alone(tmp_path, capsys):
+    instr = _failing_instructions(tmp_path)
+    assert json.loads(instr.read_text())["exit_code"] == 1
+    code, out, _ = check(capsys, tmp_path, REAL_RESULTS, REAL_RESULTS, "--instructions", str(instr))
+    assert code == 0
+    assert out.strip().splitlines()[-2] == "perfgate: PASS: 8 unchanged, 1 skipped, 5 targets met"
+    verdict = json.loads((tmp_path / "out" / "verdict.json").read_text())
+    assert (verdict["verdict"], verdict["exit_code"], verdict["instructions"]["verdict"]) == ("pass", 0, "fail")
+    summary = (tmp_path / "out" / "summary.md").read_text()
+    assert ("Instruction counts (callgrind, 2% threshold): FAIL: 1 regression "
+            f"({GET} [instructions_per_op] +5.0%), 1 missing (state_put_inmemory/1000)\n") in summary
+    assert f"| regressed | `{GET}` | 89.3 | 93.8 | +5.0% |" in summary
+    assert "| missing | `state_put_inmemory/1000` | 171.6 | - | - |" in summary
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert 'class="num delta-up"' in _row(html, GET)
+    assert '93.8 (+5.0%) <span class="chip small st-regressed">regressed</span>' in _row(html, GET)
+    assert '- <span class="chip small st-missing">missing</span>' in _row(html, "state_put_inmemory/1000")
+
+
+def test_a_passing_instruction_verdict_does_not_rescue_a_wall_time_regression(tmp_path, capsys, real_doc):
+    slow = write(tmp_path / "slow.json", scaled(real_doc, {GET: 1.25}))
+    code, out, _ = check(capsys, tmp_path, slow, REAL_RESULTS, "--instructions", str(INSTRUCTION_VERDICT))
+    assert code == 1
+    assert out.strip().splitlines()[-2].startswith(f"perfgate: FAIL: 1 regression ({GET} +25.0%")
+
+
+def test_a_bad_instruction_verdict_exits_2_with_one_line_before_writing_anything(tmp_path, capsys):
+    code, _, err = check(capsys, tmp_path, REAL_RESULTS, REAL_RESULTS, "--instructions", str(REAL_RESULTS))
+    assert code == 2
+    assert err.strip() == (f"perfgate: error: instruction verdict file {REAL_RESULTS} is Google Benchmark results, "
+                           "not a perfgate verdict.json (pass the verdict.json that perfgate check wrote for them)")
+    assert not (tmp_path / "out").exists()
+
+
+def test_report_accepts_instructions_too(tmp_path, capsys):
+    code, _, err = call_main(capsys, "report", "--results", str(REAL_RESULTS), "--targets", str(FIXTURE_TARGETS),
+                             "--report-dir", str(tmp_path / "out"), "--instructions", str(INSTRUCTION_VERDICT))
+    assert code == 0, err
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert ">instr/op</th>" in html and ">89.3 (+0.0%)</td>" in _row(html, GET)
+    code, _, err = call_main(capsys, "report", "--results", str(REAL_RESULTS), "--report-dir", str(tmp_path / "o2"),
+                             "--instructions", str(tmp_path / "none.json"))
+    assert code == 2 and f"instruction verdict file {tmp_path / 'none.json'} does not exist" in err

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import AGGREGATES_ONLY, FIXTURE_TARGETS, REAL_RESULTS, REPO, call_main, run_cli, with_context, write
+from conftest import (AGGREGATES_ONLY, FIXTURE_TARGETS, INSTRUCTION_BASELINE, INSTRUCTION_VERDICT, REAL_RESULTS, REPO,
+                      call_main, instruction_verdict, load_doc, run_cli, scaled, with_context, without, write)
 from perfgate import load
+from perfgate.errors import PerfGateError
 
 GET = "state_get_inmemory/1000"
 
@@ -351,3 +353,71 @@ def test_the_readme_documents_every_context_key_state_bench_writes():
     readme = (REPO / "tools" / "perfgate" / "README.md").read_text()
     undocumented = sorted(k for k in written | {"statestore_metric", "library_build_type"} if f"`{k}`" not in readme)
     assert undocumented == []
+
+
+# --------------------------------------------------------------------------- instruction verdict (--instructions)
+
+def test_an_instruction_verdict_loads_its_rows_by_benchmark():
+    v = load.load_instruction_verdict(INSTRUCTION_VERDICT)
+    assert v.verdict == "pass" and v.headline == "PASS: 9 unchanged, no targets checked"
+    assert v.counts == {"unchanged": 9} and v.thresholds == [0.02]
+    assert len(v.rows) == 9
+    row = v.rows[GET]
+    assert (row.status, row.baseline, row.current, row.delta_pct) == ("unchanged", 89.3158, 89.3158, 0.0)
+
+
+def test_the_missing_rows_of_an_instruction_verdict_are_kept_though_labelled_real_time(tmp_path):
+    doc = scaled(without(load_doc(INSTRUCTION_BASELINE), "state_put_inmemory/1000"), {GET: 1.05},
+                 metric="instructions_per_op")
+    path = instruction_verdict(tmp_path, doc)
+    raw = {r["benchmark"]: r for r in json.loads(path.read_text())["rows"]}
+    assert raw["state_put_inmemory/1000"]["metric"] == "real_time"  # decide()'s placeholder label
+    v = load.load_instruction_verdict(path)
+    assert v.verdict == "fail"
+    assert v.rows["state_put_inmemory/1000"].status == "missing"
+    assert v.rows[GET].status == "regressed" and v.rows[GET].delta_pct == pytest.approx(5.0)
+
+
+def _wall_time_verdict(tmp_path) -> Path:
+    out = tmp_path / "wall"
+    assert call_main_quiet("check", "--baseline", str(REAL_RESULTS), "--results", str(REAL_RESULTS),
+                           "--targets", str(FIXTURE_TARGETS), "--report-dir", str(out), "--no-history") == 0
+    return out / "verdict.json"
+
+
+def call_main_quiet(*args: str) -> int:
+    from perfgate.__main__ import run
+    return run(list(args))
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda d: d / "nope.json",
+     "instruction verdict file {p} does not exist (the instruction-count check writes it: "
+     "make perf-gate PROFILE=instructions REPORT_DIR=reports/instructions)"),
+    (lambda d: write(d / "empty.json", " \n"), "instruction verdict file {p} is empty"),
+    (lambda d: write(d / "half.json", '{"verdict": "pass", "rows": ['),
+     "instruction verdict file {p} is not valid JSON (Expecting value, line 1 column 30)"),
+    (lambda d: INSTRUCTION_BASELINE,
+     "instruction verdict file {p} is Google Benchmark results, not a perfgate verdict.json "
+     "(pass the verdict.json that perfgate check wrote for them)"),
+    (lambda d: write(d / "list.json", "[1, 2]"),
+     "instruction verdict file {p} is not a perfgate verdict.json (no 'verdict', 'headline', 'rows')"),
+    (lambda d: write(d / "partial.json", {"verdict": "pass", "rows": []}),
+     "instruction verdict file {p} is not a perfgate verdict.json (no 'headline')"),
+    (lambda d: write(d / "odd.json", {"verdict": "maybe", "headline": "x", "rows": []}),
+     "instruction verdict file {p} is not a perfgate verdict.json (bad 'verdict', 'headline' or 'rows')"),
+    (lambda d: write(d / "badrow.json", {"verdict": "pass", "headline": "PASS", "rows": [{"benchmark": GET}]}),
+     "instruction verdict file {p}: rows[0] is not a verdict row (needs benchmark, metric and status)"),
+    (lambda d: write(d / "badnum.json", {"verdict": "pass", "headline": "PASS", "rows": [
+        {"benchmark": GET, "metric": "instructions_per_op", "status": "unchanged", "current": "89"}]}),
+     f"instruction verdict file {{p}}: rows[0] ({GET}) has a non-numeric current: '89'"),
+    (_wall_time_verdict,
+     "instruction verdict file {p} has no instructions_per_op rows: it is the verdict of a wall-time run, "
+     "not of an instruction-count run (make perf-gate PROFILE=instructions)"),
+], ids=["missing", "empty", "not-json", "gbench-results", "not-an-object", "no-headline", "bad-verdict",
+        "bad-row", "bad-number", "wall-time-verdict"])
+def test_a_bad_instruction_verdict_is_refused_naming_the_file(tmp_path, make, message):
+    path = make(tmp_path)
+    with pytest.raises(PerfGateError) as err:
+        load.load_instruction_verdict(path)
+    assert str(err.value) == message.format(p=path)

@@ -4,7 +4,8 @@ import json
 
 import pandas as pd
 
-from conftest import FIXTURE_TARGETS, REAL_RESULTS, scaled, write
+from conftest import (FIXTURE_TARGETS, INSTRUCTION_BASELINE, INSTRUCTION_VERDICT, REAL_RESULTS,
+                      instruction_verdict, load_doc, scaled, write)
 from perfgate import charts, load, render
 from perfgate.decide import Settings, decide
 
@@ -83,3 +84,27 @@ def test_an_off_scale_target_label_sits_above_the_trend_plot_not_on_its_points()
     assert c["target_off_scale"] and c["target_y"] is None
     assert c["target_label_y"] + 3 < min(p["y"] for p in c["points"]) - 2.6  # text descent vs point radius
     assert c["target_label_y"] >= 10  # and not cut off at the top of the canvas
+
+
+def test_instruction_counts_are_shown_to_a_tenth_below_a_thousand_and_grouped_above():
+    assert [render.fmt_instr(v) for v in (89.3158, 171.62155, 3692.16, 914506.16, None)] == \
+        ["89.3", "171.6", "3,692", "914,506", "-"]
+
+
+def test_the_instruction_line_quotes_the_instruction_verdicts_own_headline_and_threshold():
+    v = load.load_instruction_verdict(INSTRUCTION_VERDICT)
+    assert render.instruction_line(v) == "Instruction counts (callgrind, 2% threshold): PASS: 9 unchanged"
+
+
+def test_a_flagged_instruction_row_without_a_wall_time_row_is_named_in_the_report(tmp_path):
+    # state_get_mmap/1000 is counted under callgrind but not in the wall-time fixture run.
+    doc = scaled(load_doc(INSTRUCTION_BASELINE), {"state_get_mmap/1000": 1.1}, metric="instructions_per_op")
+    instr = load.load_instruction_verdict(instruction_verdict(tmp_path, doc))
+    cur = load.load_results(REAL_RESULTS)
+    v = decide(load.load_baseline(REAL_RESULTS), cur, load.load_targets(FIXTURE_TARGETS), Settings())
+    html = render.html_report(v, cur, None, load.load_targets(FIXTURE_TARGETS), instructions=instr)
+    line = html.split('id="instructions">', 1)[1].split("</div>", 1)[0]
+    assert line.startswith("Instruction counts (callgrind, 2% threshold): FAIL: 1 regression "
+                           "(state_get_mmap/1000 [instructions_per_op] +10.0%)")
+    assert "not in this table: state_get_mmap/1000 regressed" in line
+    assert 'class="instr-line fail"' in html

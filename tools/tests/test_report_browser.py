@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import INPUTS, REPO, scaled, with_context, write
+from conftest import INPUTS, INSTRUCTION_BASELINE, REPO, instruction_verdict, load_doc, scaled, with_context, write
 from perfgate import history, load
 from perfgate.__main__ import run
 
@@ -111,3 +111,16 @@ def test_the_url_fragment_sorts_the_table_by_a_column(report):
     assert f'data-first-row="{FAST}"' in _dom_body(tmp, html, "#sort=delta&dir=asc&show=all")  # -30% first
     assert f'data-first-row="{SLOW}"' in _dom_body(tmp, html, "#sort=delta&dir=desc&show=all")  # +20% first
     assert 'data-first-row="peer_absl_btree_map_range/results/10"' in _dom_body(tmp, html, "#sort=benchmark")
+
+
+def test_the_instr_column_sorts_by_the_change_in_instructions(tmp_path):
+    doc = scaled(load_doc(INSTRUCTION_BASELINE), {"state_get_mmap/1000": 1.1, "state_range/results/10": 0.9},
+                 metric="instructions_per_op")
+    instr = instruction_verdict(tmp_path, doc)
+    out = tmp_path / "out"
+    code = run(["check", "--baseline", str(QUICK), "--results", str(QUICK), "--report-dir", str(out),
+                "--no-history", "--quiet", "--instructions", str(instr)])
+    assert code == 1  # the committed put_mmap targets are breached in this run, instructions or not
+    html = out / "report.html"
+    assert 'data-first-row="state_get_mmap/1000"' in _dom_body(tmp_path, html, "#sort=instr&dir=desc&show=all")
+    assert 'data-first-row="state_range/results/10"' in _dom_body(tmp_path, html, "#sort=instr&dir=asc&show=all")

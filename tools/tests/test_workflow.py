@@ -90,3 +90,24 @@ def test_the_build_directory_is_cached_and_the_history_kept_on_its_branch(job):
     assert job["env"]["HISTORY_BRANCH"] == "perf-history"
     record = next(s for s in job["steps"] if s.get("name", "").startswith("Record the run"))
     assert "pull_request" in record["if"] and "refs/heads/main" in record["if"]
+
+
+def test_instruction_counts_run_first_and_the_wall_time_gate_shows_their_verdict(job):
+    names = [step.get("name", "") for step in job["steps"]]
+    instr, gate = names.index("Instruction counts"), names.index("Perf gate")
+    assert instr < gate
+    instr_run = job["steps"][instr]["run"]
+    assert "make perf-gate PROFILE=instructions REPORT_DIR=reports/instructions" in instr_run
+    assert 'echo "exit_code=$?" >> "$GITHUB_OUTPUT"' in instr_run and "exit 0" in instr_run  # its own exit code
+    gate_run = job["steps"][gate]["run"]
+    assert 'gate_args="--instructions reports/instructions/verdict.json"' in gate_run
+    # Only when the instruction check wrote a verdict: a missing file would make the wall-time gate exit 2.
+    assert "if [ -f reports/instructions/verdict.json ]" in gate_run
+    # Both the pull request's A/B and the baseline command pass it; the Makefile forwards GATE_ARGS to
+    # perfgate check in both modes.
+    assert re.search(r'make perf-gate PROFILE="\$PROFILE" BASE="\$base" GATE_ARGS="\$gate_args"', gate_run)
+    assert re.search(r'make perf-gate PROFILE="\$PROFILE" GATE_ARGS="\$gate_args"', gate_run)
+    makefile = (REPO / "Makefile").read_text()
+    assert "--report-dir $(REPORT_DIR) $(GATE_ARGS)" in makefile and "-- $(GATE_ARGS)" in makefile
+    fail = next(s for s in job["steps"] if s.get("name") == "Fail on regression (1) or bad input (2)")
+    assert "steps.instr.outputs.exit_code != '0'" in fail["if"]
