@@ -152,6 +152,25 @@ def _row_text(r: VerdictRow) -> str:
     return text
 
 
+def threshold_text(verdict: Verdict) -> str:
+    """The regression thresholds the rows were judged by: "threshold 2%" for an
+    instruction run, "thresholds 10-15%" with per-benchmark overrides."""
+    used = sorted({r.threshold for r in verdict.rows if r.threshold is not None}) or [verdict.threshold]
+    if len(used) == 1:
+        return f"threshold {used[0]:.0%}"
+    return f"thresholds {used[0]:.0%}-{used[-1]:.0%}"
+
+
+def significance_rule(verdict: Verdict) -> str:
+    """How a change beyond the threshold is told from noise, in this verdict."""
+    if verdict.rows and all(r.metric == "instructions_per_op" for r in verdict.rows if r.threshold is not None):
+        return "instruction counts are deterministic: any change beyond the threshold counts, no test"
+    if verdict.mode == "ab":
+        return ("an exact two-sided sign test on the per-round ratios head/base p < alpha (at least 6 paired "
+                "rounds; fewer: a two-sided Mann-Whitney U test)")
+    return "a two-sided Mann-Whitney U test p < alpha (at least 4 repetitions per side)"
+
+
 def summary_markdown(verdict: Verdict, run: RunData, report_link: str = "report.html",
                      instructions: InstructionVerdict | None = None) -> str:
     headline = verdict.headline()
@@ -160,7 +179,7 @@ def summary_markdown(verdict: Verdict, run: RunData, report_link: str = "report.
     if instructions is not None:
         out += _instruction_summary(instructions)
     out.append(f"Profile `{run.profile or '?'}`, mode `{verdict.mode}`, commit `{run.commit[:12] or '?'}`, "
-               f"threshold {verdict.threshold:.0%}, alpha {verdict.alpha:g}.")
+               f"{threshold_text(verdict)}, alpha {verdict.alpha:g}.")
     out.append("")
     for w in verdict.warnings:
         out.append(f"> **Warning:** {w}")
@@ -485,7 +504,8 @@ def html_report(verdict: Verdict | None, current: RunData, baseline: RunData | N
         "warnings": verdict.warnings,
         "cross_machine": verdict.cross_machine,
         "mode": verdict.mode,
-        "threshold": f"{verdict.threshold:.0%}",
+        "threshold": threshold_text(verdict),
+        "significance_rule": significance_rule(verdict),
         "alpha": f"{verdict.alpha:g}",
         "counts": [(s, counts.get(s, 0)) for s in statuses if counts.get(s)],
         "statuses": statuses,

@@ -108,3 +108,17 @@ def test_a_flagged_instruction_row_without_a_wall_time_row_is_named_in_the_repor
                            "(state_get_mmap/1000 [instructions_per_op] +10.0%)")
     assert "not in this table: state_get_mmap/1000 regressed" in line
     assert 'class="instr-line fail"' in html
+
+
+def test_the_report_states_the_rule_each_kind_of_verdict_was_judged_by(tmp_path, real_doc):
+    from conftest import write
+    from perfgate import load
+    from perfgate.decide import Settings, decide
+    run = load.load_results(write(tmp_path / "r.json", real_doc))
+    baseline_mode = decide(run, run, load.EMPTY_TARGETS, Settings())
+    ab_mode = decide(run, run, load.EMPTY_TARGETS, Settings(mode="ab"))
+    assert "Mann-Whitney U test p < alpha" in render.significance_rule(baseline_mode)
+    assert "sign test on the per-round ratios" in render.significance_rule(ab_mode)
+    assert render.threshold_text(baseline_mode) == "threshold 10%"
+    html = render.html_report(baseline_mode, run, run, load.EMPTY_TARGETS, None)
+    assert "Mann-Whitney U test p &lt; alpha" in html and "threshold threshold" not in html
