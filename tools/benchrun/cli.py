@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="extra rounds for benchmarks the first judgement flags (0: no confirmation)")
     abp.add_argument("--min-time", type=float, default=ab.DEFAULT_MIN_TIME,
                      help="--benchmark_min_time of each round, seconds")
+    abp.add_argument("--schedule", choices=ab.SCHEDULES, default="paired",
+                     help="paired: base and head of each benchmark co-scheduled on one CPU, CPU time (default); "
+                          "sequential: whole runs one after the other, wall time")
     abp.add_argument("--build-dir", type=Path, default=REPO_ROOT / "build")
     abp.add_argument("--report-dir", type=Path, default=REPO_ROOT / "reports")
     abp.add_argument("--baseline", type=Path, default=None,
@@ -62,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--rounds", type=int, default=ab.DEFAULT_ROUNDS, help="A/B rounds per side")
     st.add_argument("--confirm-rounds", type=int, default=ab.CONFIRM_ROUNDS)
     st.add_argument("--min-time", type=float, default=ab.DEFAULT_MIN_TIME, help="A/B --benchmark_min_time")
+    st.add_argument("--schedule", choices=ab.SCHEDULES, default="paired", help="A/B schedule (see benchrun ab)")
     return parser
 
 
@@ -73,7 +77,8 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     if args.trials < 1:
         raise BenchRunError("--trials must be at least 1")
     config = selftest.Config(REPO_ROOT, args.build_dir, args.report_dir / "selftest", target=args.target,
-                             ab_settings=ab.AbSettings(args.rounds, args.confirm_rounds, args.min_time),
+                             ab_settings=ab.AbSettings(args.rounds, args.confirm_rounds, args.min_time,
+                                                       args.schedule),
                              whole_profile=args.whole_profile)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     selftest.run_selftest(config, modes, cases, args.trials)
@@ -102,7 +107,7 @@ def cmd_ab(args: argparse.Namespace) -> int:
     else:
         ab.log(f"building base revision {args.base_ref}")
         base_path = build.build_revision(REPO_ROOT, args.base_ref, args.build_dir)
-    settings = ab.AbSettings(args.rounds, args.confirm_rounds, args.min_time)
+    settings = ab.AbSettings(args.rounds, args.confirm_rounds, args.min_time, args.schedule)
     return ab.judge(BenchBinary(base_path, "base"), BenchBinary(args.head_bench, "head"),
                     RunSpec(args.profile, args.filter), settings, args.report_dir, args.gate_args)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -90,3 +91,55 @@ def run(binary: BenchBinary, spec: RunSpec, out: Path, quiet: bool = False) -> d
         raise BenchRunError(
             f"{binary.label} state_bench exited with {returncode}: {' '.join(cmd)}{detail}")
     return gbjson.load(out)
+
+
+def list_names(binary: BenchBinary, spec: RunSpec) -> list[str]:
+    """The benchmark names `binary` would run for `spec` (profile and filter), in
+    its order, without running any (--benchmark_list_tests)."""
+    binary.check()
+    cmd = [str(binary.path), f"--profile={spec.profile}", "--benchmark_list_tests=true"]
+    if spec.filter_regex:
+        cmd.append(f"--benchmark_filter={spec.filter_regex}")
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    except OSError as exc:
+        raise BenchRunError(f"cannot start {binary.path}: {exc.strerror}") from exc
+    if done.returncode != 0:
+        # state_bench exits 1 when the filter matches nothing: an empty list, not an error.
+        if "no benchmark ran" in done.stderr:
+            return []
+        tail = " / ".join(done.stderr.strip().splitlines()[-3:])
+        raise BenchRunError(f"{binary.label} state_bench could not list its benchmarks ({tail})")
+    return done.stdout.split()
+
+
+class PinnedRun:
+    """One state_bench process started in the background, pinned to one CPU."""
+
+    def __init__(self, binary: BenchBinary, spec: RunSpec, out: Path, cpu: int) -> None:
+        binary.check()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        self.binary, self.out = binary, out
+        self.cmd = [str(binary.path), *spec.argv(out)]
+        self._errors = tempfile.TemporaryFile(mode="w+")
+        try:
+            self._proc = subprocess.Popen(self.cmd, stdout=subprocess.DEVNULL, stderr=self._errors,
+                                          preexec_fn=lambda: os.sched_setaffinity(0, {cpu}))
+        except OSError as exc:
+            self._errors.close()
+            raise BenchRunError(f"cannot start {binary.path}: {exc.strerror}") from exc
+
+    def done(self) -> bool:
+        return self._proc.poll() is not None
+
+    def result(self) -> dict[str, Any]:
+        """Waits for the process; its JSON, or BenchRunError as run() would raise."""
+        returncode = self._proc.wait()
+        self._errors.seek(0)
+        error_tail = " / ".join(self._errors.read().strip().splitlines()[-3:])
+        self._errors.close()
+        if returncode != 0:
+            detail = f" ({error_tail})" if error_tail else ""
+            raise BenchRunError(f"{self.binary.label} state_bench exited with {returncode}: "
+                                f"{' '.join(self.cmd)}{detail}")
+        return gbjson.load(self.out)

@@ -10,7 +10,7 @@ full decision procedure and record the gate's verdict:
   baseline      a baseline recorded once from the reference build at the start,
                 then per trial one quick-profile run of the candidate, judged
                 by `perfgate check` (median > threshold and U test).
-  ab            per trial the interleaved A/B of benchrun (ABBA rounds,
+  ab            per trial the A/B of benchrun (its schedule: paired by default;
                 confirmation re-run of flagged benchmarks), judged with --mode ab.
   instructions  a callgrind baseline recorded once, then per trial one
                 state_instr run of the candidate (2% threshold).
@@ -232,7 +232,8 @@ def markdown(rows: list[dict[str, Any]], config: Config, machine: str, started: 
         "",
         f"Target `{config.target}` (slowed per operation by the STATESTORE_BENCH_SLOWDOWN build option), "
         f"{config.scope}; profile `{config.profile}`; "
-        f"A/B {config.ab_settings.rounds} rounds + {config.ab_settings.confirm_rounds} confirmation rounds, "
+        f"A/B schedule `{config.ab_settings.schedule}`, {config.ab_settings.rounds} rounds + "
+        f"{config.ab_settings.confirm_rounds} confirmation rounds, "
         f"min time {config.ab_settings.min_time} s. Machine: {machine}. Started {started}.",
         "",
         "A/A: a failed trial is a false alarm. A/B: *caught* = the target was judged regressed; "

@@ -175,8 +175,8 @@ def test_ab_of_a_build_against_itself_passes_without_a_confirmation_pass(tmp_pat
     assert code == 0
     assert _verdict(tmp_path / "r")["mode"] == "ab"
     assert not (tmp_path / "r" / "ab" / "verdict-first-pass.json").exists()
-    runs = fake_env.read_text().splitlines()
-    assert len(runs) == 12  # 6 rounds x 2 sides, no confirmation runs
+    runs = [line for line in fake_env.read_text().splitlines() if "^(" in line and not line.endswith(" list")]
+    assert len(runs) == 36  # 6 rounds x 3 benchmarks x 2 sides, one benchmark per run, no confirmation runs
 
 
 def test_ab_confirms_a_real_slowdown_by_rerunning_only_the_flagged_benchmarks(tmp_path, fake_env):
@@ -189,17 +189,22 @@ def test_ab_confirms_a_real_slowdown_by_rerunning_only_the_flagged_benchmarks(tm
     assert row["status"] == "regressed"
     assert row["confirmation"] == "confirmed"
     assert row["n_current"] == 10  # 6 rounds + 4 confirmation rounds
-    confirm_runs = [line for line in fake_env.read_text().splitlines() if "^(" in line]
-    assert len(confirm_runs) == 8
-    flagged = "^(state_get_inmemory/1000|state_put_inmemory/1000|state_range/results/10)$"
-    assert all(line.endswith(flagged) for line in confirm_runs)
+    runs = [line for line in fake_env.read_text().splitlines() if "^(" in line and not line.endswith(" list")]
+    assert len(runs) == 36 + 24  # then 4 confirmation rounds x 3 flagged benchmarks x 2 sides
+    flagged = {"^(state_get_inmemory/1000)$", "^(state_put_inmemory/1000)$", "^(state_range/results/10)$"}
+    assert {line.split()[-1] for line in runs[36:]} == flagged
 
 
 def test_ab_clears_a_slowdown_that_the_confirmation_does_not_reproduce(tmp_path, fake_env):
     base = _wrapper(tmp_path, "base", "")
-    # 16% slow in the first pass only (a noisy neighbour), normal when re-run
-    # alone: the pooled median (+8%) is under the 10% line.
-    head = _wrapper(tmp_path, "head", """case "$*" in *"^("*) export FAKE_SCALE=1 ;; *) export FAKE_SCALE=1.16 ;; esac""")
+    # 16% slow in the first pass only (a noisy neighbour), normal when re-run:
+    # the pooled median (+8%) is under the 10% line. The first pass is the
+    # first 6 rounds x 3 benchmarks = 18 runs of head (listings not counted).
+    runs_dir = tmp_path / "head-runs"
+    runs_dir.mkdir()
+    head = _wrapper(tmp_path, "head", f"""case "$*" in *list_tests*) ;; *)
+  mktemp -p {runs_dir} >/dev/null
+  if [ "$(ls {runs_dir} | wc -l)" -le 18 ]; then export FAKE_SCALE=1.16; fi ;; esac""")
     settings = ab.AbSettings(rounds=6, confirm_rounds=6, min_time=0.01)
     code = ab.judge(base, head, RunSpec("tiny"), settings, tmp_path / "r", _gate_args(tmp_path))
     assert code == 0
@@ -213,8 +218,8 @@ def test_ab_passes_the_round_min_time_to_every_run(tmp_path, fake_env):
     same = _wrapper(tmp_path, "same", f'echo "$*" >> {log}')
     settings = ab.AbSettings(rounds=2, confirm_rounds=0, min_time=0.05)
     ab.judge(same, same, RunSpec("tiny"), settings, tmp_path / "r", _gate_args(tmp_path))
-    lines = log.read_text().splitlines()
-    assert len(lines) == 4
+    lines = [line for line in log.read_text().splitlines() if "--benchmark_out=" in line]
+    assert len(lines) == 12  # 2 rounds x 3 benchmarks x 2 sides
     assert all("--benchmark_min_time=0.05" in line and "--benchmark_repetitions=1" in line for line in lines)
 
 
@@ -265,3 +270,64 @@ def test_the_real_state_bench_fails_when_its_filter_runs_nothing(tmp_path):
                            f"--benchmark_out={tmp_path / 'out.json'}"], capture_output=True, text=True)
     assert done.returncode == 1
     assert "state_bench: no benchmark ran" in done.stderr
+
+
+def test_paired_rounds_run_base_and_head_of_each_benchmark_together_on_one_cpu(tmp_path):
+    log = tmp_path / "cpus.log"
+    record = f'echo "$0 $(grep Cpus_allowed_list /proc/$$/status | cut -f2) $*" >> {log}'
+    base, head = _wrapper(tmp_path, "base", record), _wrapper(tmp_path, "head", record)
+    usable = tuple(sorted(os.sched_getaffinity(0)))
+    base_parts, head_parts = ab.paired_rounds(base, head, RunSpec("tiny", None, 1), 2, tmp_path / "w", "ab",
+                                              usable)
+    runs = [line.split() for line in log.read_text().splitlines() if "--benchmark_out=" in line]
+    cpus: dict[tuple[str, str], list[str]] = {}
+    for argv in runs:
+        side, allowed = Path(argv[0]).name, argv[1]
+        name = next(a for a in argv if a.startswith("--benchmark_filter="))
+        out = next(a for a in argv if a.startswith("--benchmark_out="))
+        assert allowed in {str(c) for c in usable}  # exactly one CPU ...
+        assert out.endswith(f"pair-cpu{allowed}-{side}.json")  # ... the one its pair was given
+        cpus.setdefault((name, side), []).append(allowed)
+    assert len(cpus) == 3 * 2 and all(len(v) == 2 for v in cpus.values())  # 3 benchmarks x 2 sides x 2 rounds
+    for name in {n for n, _ in cpus}:
+        assert cpus[(name, "base")] == cpus[(name, "head")]  # round by round, base and head shared a CPU
+    # Each side's rounds hold every benchmark once, timed by its CPU time.
+    assert len(base_parts) == len(head_parts) == 2
+    for part in head_parts:
+        assert sorted(r["run_name"] for r in part["benchmarks"]) == [
+            "state_get_inmemory/1000", "state_put_inmemory/1000", "state_range/results/10"]
+        for row in part["benchmarks"]:
+            assert row["real_time"] == row["cpu_time"] and "shared_real_time" in row
+        assert part["context"]["statestore_ab_schedule"].startswith("paired")
+
+
+def test_a_benchmark_only_the_head_build_has_runs_alone_and_is_reported_new(tmp_path, fake_env):
+    base = _wrapper(tmp_path, "base", "")
+    # The head build has one benchmark more: the fake lists it when asked.
+    head = _wrapper(tmp_path, "head", "")
+    real_list = ab.list_names
+
+    def names(binary, spec):
+        found = real_list(binary, spec)
+        return found if binary.label == "head" else [n for n in found if n != "state_range/results/10"]
+
+    ab_settings = ab.AbSettings(rounds=6, confirm_rounds=0, min_time=0.01)
+    import unittest.mock
+    with unittest.mock.patch.object(ab, "list_names", names):
+        code = ab.judge(base, head, RunSpec("tiny"), ab_settings, tmp_path / "r", _gate_args(tmp_path))
+    assert code == 0
+    assert _row(_verdict(tmp_path / "r"), "state_range/results/10")["status"] == "new"
+
+
+def test_the_sequential_schedule_still_judges_whole_runs(tmp_path, fake_env):
+    same = _wrapper(tmp_path, "same", "")
+    settings = ab.AbSettings(rounds=6, confirm_rounds=0, min_time=0.01, schedule="sequential")
+    assert ab.judge(same, same, RunSpec("tiny"), settings, tmp_path / "r", _gate_args(tmp_path)) == 0
+    runs = [line for line in fake_env.read_text().splitlines() if line.startswith("?")]
+    assert len(runs) == 12  # 6 rounds x 2 sides, each the whole profile
+
+
+def test_an_unknown_schedule_is_refused(tmp_path):
+    same = _wrapper(tmp_path, "same", "")
+    with pytest.raises(BenchRunError, match="unknown A/B schedule 'parallel' \\(expected paired or sequential\\)"):
+        ab.judge(same, same, RunSpec("tiny"), ab.AbSettings(schedule="parallel"), tmp_path / "r", [])
