@@ -57,12 +57,35 @@ def test_it_runs_in_the_debian_release_the_project_is_developed_on(job):
     assert job["container"] == "debian:bookworm"
 
 
+def _step(job: dict, prefix: str) -> dict:
+    return next(s for s in job["steps"] if s.get("name", "").startswith(prefix))
+
+
 def test_pull_requests_run_the_quick_profile_as_a_same_run_ab_against_the_merge_base(job):
-    assert "'quick'" in job["env"]["PROFILE"] and "pull_request" in job["env"]["PROFILE"]
-    scripts = _scripts(job)
-    assert "git merge-base" in scripts
-    assert re.search(r'make perf-gate PROFILE="\$PROFILE" BASE="\$base"', scripts)
-    assert "make perf-gate PROFILE=instructions" in scripts
+    gate = _step(job, "Perf gate (same-run A/B)")
+    assert gate["env"]["EVENT"] == "${{ github.event_name }}"
+    assert 'base=$(git merge-base "origin/$BASE_REF" HEAD)' in gate["run"]
+    assert re.search(r'make perf-gate PROFILE=quick BASE="\$base" GATE_ARGS="--no-history \$gate_args"', gate["run"])
+    assert "make perf-gate PROFILE=instructions" in _scripts(job)
+
+
+def test_pushes_to_main_are_judged_by_an_ab_against_the_commit_main_was_at_before(job):
+    gate = _step(job, "Perf gate (same-run A/B)")
+    assert gate["env"]["BEFORE"] == "${{ github.event.before }}"
+    assert 'base="$BEFORE"' in gate["run"]
+    # A new branch has an all-zero "before", and a force-push may name a commit no longer fetched.
+    assert '[[ "$BEFORE" =~ ^0*$ ]]' in gate["run"] and 'git cat-file -e "$BEFORE^{commit}"' in gate["run"]
+
+
+def test_the_committed_baseline_run_reports_timing_without_enforcing_it_and_feeds_the_history(job):
+    trend = _step(job, "Against the committed baseline")
+    assert trend["if"] == "github.event_name != 'pull_request'"
+    assert 'make perf-gate PROFILE="$PROFILE" REPORT_DIR=reports/trend' in trend["run"]
+    assert "--no-fail-on-timing --history reports/history.sqlite" in trend["run"]
+    # quick on pushes (the trends pull requests read), full nightly, by hand as chosen
+    assert "github.event_name == 'push'" in job["env"]["PROFILE"] and "'full'" in job["env"]["PROFILE"]
+    record = _step(job, "Record the run")
+    assert "steps.trend.outputs.exit_code != '2'" in record["if"]
 
 
 def test_every_make_target_it_calls_exists(job):
@@ -81,7 +104,12 @@ def test_it_publishes_the_report_summary_annotations_and_fails_on_exit_1_or_2(jo
     assert "GITHUB_STEP_SUMMARY" in scripts
     assert "perfgate annotations" in scripts
     fail = steps["Fail on regression (1) or bad input (2)"]
-    assert "exit_code != '0'" in fail["if"] and "exit 1" in fail["run"]
+    assert "exit 1" in fail["run"]
+    for step in ("gate", "instr", "trend"):
+        assert f"steps.{step}.outputs.exit_code != '0'" in fail["if"]
+    for path in ("reports/trend/", "reports/instructions/", "reports/ab/"):
+        assert path in upload["with"]["path"]
+    assert "for dir in reports reports/trend reports/instructions" in scripts
 
 
 def test_the_build_directory_is_cached_and_the_history_kept_on_its_branch(job):
@@ -94,7 +122,7 @@ def test_the_build_directory_is_cached_and_the_history_kept_on_its_branch(job):
 
 def test_instruction_counts_run_first_and_the_wall_time_gate_shows_their_verdict(job):
     names = [step.get("name", "") for step in job["steps"]]
-    instr, gate = names.index("Instruction counts"), names.index("Perf gate")
+    instr, gate = names.index("Instruction counts"), names.index("Perf gate (same-run A/B)")
     assert instr < gate
     instr_run = job["steps"][instr]["run"]
     assert "make perf-gate PROFILE=instructions REPORT_DIR=reports/instructions" in instr_run
@@ -105,8 +133,9 @@ def test_instruction_counts_run_first_and_the_wall_time_gate_shows_their_verdict
     assert "if [ -f reports/instructions/verdict.json ]" in gate_run
     # Both the pull request's A/B and the baseline command pass it; the Makefile forwards GATE_ARGS to
     # perfgate check in both modes.
-    assert re.search(r'make perf-gate PROFILE="\$PROFILE" BASE="\$base" GATE_ARGS="\$gate_args"', gate_run)
-    assert re.search(r'make perf-gate PROFILE="\$PROFILE" GATE_ARGS="\$gate_args"', gate_run)
+    assert re.search(r'make perf-gate PROFILE=quick BASE="\$base" GATE_ARGS="--no-history \$gate_args"', gate_run)
+    trend_run = _step(job, "Against the committed baseline")["run"]
+    assert 'if [ -f reports/instructions/verdict.json ]' in trend_run and "$gate_args" in trend_run
     makefile = (REPO / "Makefile").read_text()
     assert "--report-dir $(REPORT_DIR) $(GATE_ARGS)" in makefile and "-- $(GATE_ARGS)" in makefile
     fail = next(s for s in job["steps"] if s.get("name") == "Fail on regression (1) or bad input (2)")
