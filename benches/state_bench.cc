@@ -297,6 +297,9 @@ struct OpsFixture {
   Shape shape;
   std::unique_ptr<Store> store;
   KeySet keys;
+  // Growth of the process's resident set while the store was populated (and,
+  // for mmap, prefaulted): what the store costs in memory. 0 when unknown.
+  std::size_t resident_bytes = 0;
   std::unique_ptr<ValueSet> values;           // built on first use (delete)
   std::unique_ptr<std::vector<std::uint32_t>> zipf;  // built on first use
   std::unique_ptr<DeleteWorkload<Store>> deleter;
@@ -326,6 +329,7 @@ OpsFixture<Store>* AcquireOps(benchmark::State& state, const Shape& shape) {
         fx->store = Backend<Store>::Create(shape.count, error);
         if (!fx->store) return nullptr;
         fx->keys = KeySet(shape.count, shape.key_size);
+        const std::optional<std::size_t> resident_before = ResidentBytes();
         Status s = Populate(*fx->store, 0, shape.count, shape.key_size, shape.value_size);
         if (!s.ok()) {
           error = "error: populating " + std::to_string(shape.count) + " keys failed: " + s.ToString();
@@ -340,6 +344,10 @@ OpsFixture<Store>* AcquireOps(benchmark::State& state, const Shape& shape) {
         }
 #endif
         Backend<Store>::Prefault(*fx->store);
+        const std::optional<std::size_t> resident_after = ResidentBytes();
+        if (resident_before && resident_after && *resident_after > *resident_before) {
+          fx->resident_bytes = *resident_after - *resident_before;
+        }
         return fx;
       });
 }
@@ -472,6 +480,13 @@ void BenchGet(benchmark::State& state, const std::string& name, const Shape& sha
   GetWorkload<Store> w(*fx->store, fx->keys, zipf ? &fx->Zipf() : nullptr);
   RunPointOps(state, name, w);
   if (w.misses() != 0) state.SkipWithError("error: get missed populated keys (broken setup)");
+  if (fx->resident_bytes > 0) {
+    // Memory: resident bytes per entry, and per byte of raw key + value data.
+    const double raw = static_cast<double>(shape.count) * static_cast<double>(shape.key_size + shape.value_size);
+    state.counters["resident_bytes_per_entry"] =
+        static_cast<double>(fx->resident_bytes) / static_cast<double>(shape.count);
+    state.counters["resident_over_raw"] = static_cast<double>(fx->resident_bytes) / raw;
+  }
 }
 
 template <typename Store>

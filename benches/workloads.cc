@@ -1,5 +1,7 @@
 #include "workloads.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -141,6 +143,14 @@ std::optional<std::size_t> MeminfoField(const char* field) {
 
 std::optional<std::size_t> MemAvailableBytes() { return MeminfoField("MemAvailable"); }
 std::optional<std::size_t> MemTotalBytes() { return MeminfoField("MemTotal"); }
+
+std::optional<std::size_t> ResidentBytes() {
+  std::ifstream in("/proc/self/statm");
+  std::size_t size_pages = 0;
+  std::size_t resident_pages = 0;
+  if (!(in >> size_pages >> resident_pages)) return std::nullopt;
+  return resident_pages * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+}
 
 std::string MemoryShortfall(std::size_t needed, std::size_t available) {
   if (needed <= available) return {};

@@ -232,6 +232,9 @@ void WarmUp(const Store& store, const KeySet& keys, std::size_t count = kWarmupG
 std::optional<std::size_t> MemAvailableBytes();
 // MemTotal from /proc/meminfo in bytes, or nullopt.
 std::optional<std::size_t> MemTotalBytes();
+// This process's resident set (heap, stacks and mapped file pages it has
+// touched) from /proc/self/statm in bytes, or nullopt when unreadable.
+std::optional<std::size_t> ResidentBytes();
 
 // The SkipWithError text when `needed` bytes exceed `available`, else empty:
 // "skipped: needs about 3.1 GiB of memory, MemAvailable is 1.2 GiB".
