@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     abp.add_argument("--head-bench", type=Path, required=True)
     abp.add_argument("--profile", default="quick")
     abp.add_argument("--filter", default=None)
-    abp.add_argument("--rounds", type=int, default=ab.DEFAULT_ROUNDS, help="interleaved rounds per side")
+    abp.add_argument("--rounds", type=int, default=ab.DEFAULT_ROUNDS, help="paired rounds per side")
     abp.add_argument("--confirm-rounds", type=int, default=ab.CONFIRM_ROUNDS,
                      help="extra rounds for benchmarks the first judgement flags (0: no confirmation)")
     abp.add_argument("--min-time", type=float, default=ab.DEFAULT_MIN_TIME,

@@ -27,7 +27,7 @@ def load(path: Path) -> dict[str, Any]:
 def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
     """Concatenates the per-repetition rows of several runs of one binary.
 
-    Rounds of an interleaved A/B each hold one or a few repetitions; the merged
+    Rounds of an A/B each hold one or a few repetitions; the merged
     file holds them all, renumbered so that (run_name, repetition_index) stays
     unique, which is what the gate requires. Aggregate rows are dropped: they
     described one round only, and the gate recomputes statistics from samples.
