@@ -141,6 +141,34 @@ class _Pair:
     def done(self) -> bool:
         return all(r.done() for r in self.runs.values())
 
+    def kill(self) -> None:
+        for r in self.runs.values():
+            r.kill()
+
+
+def _run_pairs(base: BenchBinary, head: BenchBinary, spec: RunSpec, work_dir: Path, round_index: int,
+               pending: list[tuple[int, str]], running: dict[int, _Pair], usable: list[int],
+               rows: dict[str, list[dict[str, Any]]], context: dict[str, dict[str, Any]]) -> None:
+    """Runs the pending benchmarks of one round, one pair per CPU (a large one alone),
+    collecting each side's CPU-timed rows; `running` holds the pairs under way."""
+    while pending or running:
+        for cpu in usable:
+            if cpu in running or not pending or any(p.large for p in running.values()):
+                continue
+            if _LARGE.search(pending[0][1]) and running:
+                break  # wait until every CPU is free, then run it alone
+            index, name = pending.pop(0)
+            running[cpu] = _Pair(base, head, spec, name, cpu, work_dir, (round_index + index) % 2 == 1)
+        finished = [cpu for cpu, pair in running.items() if pair.done()]
+        for cpu in finished:
+            docs = {side: pinned.result() for side, pinned in running[cpu].runs.items()}
+            del running[cpu]
+            for side, doc in docs.items():
+                context.setdefault(side, doc.get("context", {}))
+                rows[side].extend(_cpu_timed(doc))
+        if not finished:
+            time.sleep(0.005)
+
 
 def paired_rounds(base: BenchBinary, head: BenchBinary, spec: RunSpec, rounds: int, work_dir: Path,
                   tag: str, cpus: tuple[int, ...] | None = None) -> Sides:
@@ -165,23 +193,12 @@ def paired_rounds(base: BenchBinary, head: BenchBinary, spec: RunSpec, rounds: i
         context: dict[str, dict[str, Any]] = {}
         pending = list(enumerate(common))
         running: dict[int, _Pair] = {}
-        while pending or running:
-            for cpu in usable:
-                if cpu in running or not pending or any(p.large for p in running.values()):
-                    continue
-                if _LARGE.search(pending[0][1]) and running:
-                    break  # wait until every CPU is free, then run it alone
-                index, name = pending.pop(0)
-                running[cpu] = _Pair(base, head, spec, name, cpu, work_dir, (round_index + index) % 2 == 1)
-            finished = [cpu for cpu, pair in running.items() if pair.done()]
-            for cpu in finished:
-                pair = running.pop(cpu)
-                for side, pinned in pair.runs.items():
-                    doc = pinned.result()
-                    context.setdefault(side, doc.get("context", {}))
-                    rows[side].extend(_cpu_timed(doc))
-            if not finished:
-                time.sleep(0.005)
+        try:
+            _run_pairs(base, head, spec, work_dir, round_index, pending, running, usable, rows, context)
+        except BaseException:
+            for pair in running.values():
+                pair.kill()
+            raise
         for binary, names in solo:
             if names:
                 side = "head" if binary is head else "base"

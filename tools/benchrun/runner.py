@@ -132,6 +132,13 @@ class PinnedRun:
     def done(self) -> bool:
         return self._proc.poll() is not None
 
+    def kill(self) -> None:
+        """Stops the process (when the other side of its pair failed, or on Ctrl-C)."""
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        self._errors.close()
+
     def result(self) -> dict[str, Any]:
         """Waits for the process; its JSON, or BenchRunError as run() would raise."""
         returncode = self._proc.wait()

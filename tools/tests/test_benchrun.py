@@ -331,3 +331,13 @@ def test_an_unknown_schedule_is_refused(tmp_path):
     same = _wrapper(tmp_path, "same", "")
     with pytest.raises(BenchRunError, match="unknown A/B schedule 'parallel' \\(expected paired or sequential\\)"):
         ab.judge(same, same, RunSpec("tiny"), ab.AbSettings(schedule="parallel"), tmp_path / "r", [])
+
+
+def test_a_pair_whose_head_crashes_fails_the_ab_with_its_error_and_leaves_nothing_running(tmp_path):
+    base = _wrapper(tmp_path, "base", "")
+    head = _wrapper(tmp_path, "head", """case "$*" in *list_tests*) ;; *state_put*)
+  echo "error: put failed: IOError" >&2; exit 3 ;; esac""")
+    with pytest.raises(BenchRunError, match=r"head state_bench exited with 3: .*\(error: put failed: IOError\)"):
+        ab.paired_rounds(base, head, RunSpec("tiny", None, 1), 1, tmp_path / "w", "ab")
+    left = subprocess.run(["pgrep", "-f", str(FAKE)], capture_output=True, text=True).stdout.split()
+    assert left == []
