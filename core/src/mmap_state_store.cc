@@ -101,8 +101,8 @@ bool DecodeChecked(std::uint64_t word, std::uint64_t& payload) {
   return EncodeChecked(payload) == word;
 }
 
-void StoreU32(char* p, std::uint32_t v) { std::memcpy(p, &v, sizeof v); }
-void StoreU64(char* p, std::uint64_t v) { std::memcpy(p, &v, sizeof v); }
+using byte_io::StoreU32;
+using byte_io::StoreU64;
 
 // Stores a header word so that, in the file, it lands after every store the
 // program made before it and before every store made after it. For SIGKILL

@@ -27,13 +27,9 @@ static_assert(std::endian::native == std::endian::little,
 namespace statestore {
 namespace {
 
-void StoreU32(char* p, std::uint32_t v) { std::memcpy(p, &v, sizeof v); }
-void StoreU64(char* p, std::uint64_t v) { std::memcpy(p, &v, sizeof v); }
-std::uint64_t LoadU64(const char* p) {
-  std::uint64_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
+using byte_io::LoadU64;
+using byte_io::StoreU32;
+using byte_io::StoreU64;
 
 #ifdef STATESTORE_XXH3_DISPATCH
 XXH_TARGET_AVX2 XXH64_hash_t HashLongAvx2(const void* input, std::size_t len, XXH64_hash_t /*seed*/,

@@ -75,6 +75,7 @@
 #include <vector>
 
 #include "absl/container/btree_set.h"
+#include "statestore/byte_io.h"
 #include "statestore/state_store.h"
 #include "statestore/status.h"
 
@@ -86,17 +87,8 @@ namespace inmemory_internal {
 
 static_assert(sizeof(void*) == 8, "InMemoryStateStore packs 48-bit addresses into 64-bit slots");
 
-inline std::uint64_t Load64(const char* p) {
-  std::uint64_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-inline std::uint64_t Load32(const char* p) {
-  std::uint32_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
+using byte_io::LoadU32;
+using byte_io::LoadU64;
 
 // 64x64 -> 128-bit multiply folded to 64 bits (the "mum" mix of wyhash).
 inline std::uint64_t Mum(std::uint64_t a, std::uint64_t b) {
@@ -124,11 +116,11 @@ inline std::uint64_t HashBytes(const char* p, std::size_t n, const HashSecret& s
   std::uint64_t seed = secret.seed;
   if (n <= 16) {
     if (n >= 8) {
-      a = Load64(p);
-      b = Load64(p + n - 8);
+      a = LoadU64(p);
+      b = LoadU64(p + n - 8);
     } else if (n >= 4) {
-      a = Load32(p);
-      b = Load32(p + n - 4);
+      a = LoadU32(p);
+      b = LoadU32(p + n - 4);
     } else if (n > 0) {
       a = (std::uint64_t{static_cast<unsigned char>(p[0])} << 16) |
           (std::uint64_t{static_cast<unsigned char>(p[n >> 1])} << 8) |
@@ -140,12 +132,12 @@ inline std::uint64_t HashBytes(const char* p, std::size_t n, const HashSecret& s
     const char* block = p;
     std::size_t remaining = n;
     while (remaining > 16) {
-      seed = Mum(Load64(block) ^ secret.mix, Load64(block + 8) ^ seed);
+      seed = Mum(LoadU64(block) ^ secret.mix, LoadU64(block + 8) ^ seed);
       block += 16;
       remaining -= 16;
     }
-    a = Load64(p + n - 16);
-    b = Load64(p + n - 8);
+    a = LoadU64(p + n - 16);
+    b = LoadU64(p + n - 8);
   }
   return Mum(secret.mix ^ n, Mum(a ^ secret.mix, b ^ seed));
 }
@@ -156,7 +148,7 @@ inline std::uint64_t HashBytes(const char* p, std::size_t n, const HashSecret& s
 inline std::uint64_t KeyPrefix(std::string_view key) {
   std::uint64_t v = 0;
   if (key.size() >= 8) {
-    v = Load64(key.data());
+    v = LoadU64(key.data());
   } else if (!key.empty()) {
     std::memcpy(&v, key.data(), key.size());
   }
@@ -171,8 +163,8 @@ class Entry {
  public:
   static constexpr std::size_t kHeaderSize = 8;
 
-  std::uint32_t key_size() const { return static_cast<std::uint32_t>(Load32(base())); }
-  std::uint32_t value_size() const { return static_cast<std::uint32_t>(Load32(base() + 4)); }
+  std::uint32_t key_size() const { return static_cast<std::uint32_t>(LoadU32(base())); }
+  std::uint32_t value_size() const { return static_cast<std::uint32_t>(LoadU32(base() + 4)); }
   void set_sizes(std::uint32_t key_size, std::uint32_t value_size) {
     std::memcpy(base(), &key_size, 4);
     std::memcpy(base() + 4, &value_size, 4);
@@ -387,7 +379,7 @@ class InMemoryStateStore final : public StateStore {
   }
   static bool KeyEquals(const Entry* e, std::string_view key) {
     if (key.size() == 8) [[likely]] {
-      return e->key_size() == 8 && inmemory_internal::Load64(e->key_data()) == inmemory_internal::Load64(key.data());
+      return e->key_size() == 8 && inmemory_internal::LoadU64(e->key_data()) == inmemory_internal::LoadU64(key.data());
     }
     return e->key_size() == key.size() && (key.empty() || std::memcmp(e->key_data(), key.data(), key.size()) == 0);
   }

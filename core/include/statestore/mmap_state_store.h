@@ -53,6 +53,7 @@
 #include <string_view>
 
 #include "absl/container/btree_set.h"
+#include "statestore/byte_io.h"
 #include "statestore/state_store.h"
 #include "statestore/status.h"
 
@@ -82,16 +83,8 @@ inline constexpr unsigned kOffsetBits = 36;
 inline constexpr std::uint64_t kOffsetMask = (std::uint64_t{1} << kOffsetBits) - 1;
 inline constexpr unsigned kTagBits = 28;
 
-inline std::uint32_t LoadU32(const char* p) {
-  std::uint32_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline std::uint64_t LoadU64(const char* p) {
-  std::uint64_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
+using byte_io::LoadU32;
+using byte_io::LoadU64;
 inline std::uint64_t SlotOffset(std::uint64_t slot_value) { return ((slot_value & kOffsetMask) - 1) * 8; }
 
 // The header's checked words (geometry, committed end, overwrite journal):

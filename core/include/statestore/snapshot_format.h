@@ -25,6 +25,7 @@
 #include <string>
 #include <string_view>
 
+#include "statestore/byte_io.h"
 #include "statestore/status.h"
 
 namespace statestore {
@@ -86,12 +87,7 @@ template <typename Visit>
 void ForEachSnapshotEntry(std::string_view blob, Visit&& visit);
 
 namespace snapshot_internal {
-// Little-endian load; the project targets little-endian hosts only.
-inline std::uint32_t LoadU32(const char* p) {
-  std::uint32_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
+using byte_io::LoadU32;
 }  // namespace snapshot_internal
 
 template <typename Visit>
