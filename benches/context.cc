@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "build_info.h"
+#include "hash_seed.h"
 #include "slowdown.h"
 #include "workloads.h"
 
@@ -94,6 +95,7 @@ ContextPairs BuildContext(const std::string& profile) {
   ctx.emplace_back("statestore_peers", STATESTORE_PEERS_ON ? "on" : "off");
   ctx.emplace_back("statestore_machine", MachineFingerprint());
   ctx.emplace_back("statestore_slowdown", slowdown::Setting());
+  ctx.emplace_back("statestore_hash_seed", hash_seed::Setting());
   return ctx;
 }
 

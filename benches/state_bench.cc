@@ -47,6 +47,7 @@
 #include "alloc_counter.h"
 #include "build_info.h"
 #include "context.h"
+#include "hash_seed.h"
 #include "latency.h"
 #include "profile.h"
 #include "slowdown.h"
@@ -174,7 +175,10 @@ struct Backend<InMemoryStateStore> {
   static constexpr const char* kName = "inmemory";
   static std::unique_ptr<InMemoryStateStore> Create(std::size_t /*entries*/, std::string& /*error*/,
                                                      std::size_t /*kv_bytes_per_entry*/ = 0) {
-    return std::make_unique<InMemoryStateStore>();  // the spec's ::new(), no reserve
+    // The spec's ::new(), no reserve; a fixed seed only when asked (hash_seed.h).
+    const std::uint64_t seed = hash_seed::Get();
+    return seed == 0 ? std::make_unique<InMemoryStateStore>()
+                     : std::make_unique<InMemoryStateStore>(statestore::FixedHashSeed{seed});
   }
   static void Prefault(const InMemoryStateStore&) {}
 };
@@ -193,6 +197,7 @@ struct Backend<MmapStateStore> {
     const std::string path = g_temp_dir.NewPath("state.mmap", error);
     if (path.empty()) return nullptr;
     MmapOptions options;
+    options.hash_seed = hash_seed::Get();  // 0: random (hash_seed.h)
     if (kv_bytes_per_entry > 0) {
       const std::size_t record_bytes = (mmap_internal::kRecordHeaderSize + kv_bytes_per_entry + 7) & ~std::size_t{7};
       options.initial_data_bytes = std::max(options.initial_data_bytes, entries * record_bytes);
@@ -871,6 +876,11 @@ int main(int argc, char** argv) {
   std::string slowdown_error;
   if (!sb::slowdown::Validate(slowdown_error)) {
     std::fprintf(stderr, "state_bench: %s\n", slowdown_error.c_str());
+    return 2;
+  }
+  std::string seed_error;
+  if (!sb::hash_seed::Validate(seed_error)) {
+    std::fprintf(stderr, "state_bench: %s\n", seed_error.c_str());
     return 2;
   }
 

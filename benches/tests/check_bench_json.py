@@ -95,6 +95,7 @@ CONTEXT_KEYS = [
     "statestore_build_type", "statestore_git_commit", "statestore_git_dirty", "statestore_git_branch",
     "statestore_compiler", "statestore_cxx_flags", "statestore_sanitize", "statestore_profile",
     "statestore_cpu_model", "statestore_peers", "statestore_machine", "statestore_slowdown",
+    "statestore_hash_seed",
 ]
 
 failures = []

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "context.h"
+#include "hash_seed.h"
 #include "latency.h"
 #include "profile.h"
 #include "slowdown.h"
@@ -116,7 +117,7 @@ TEST_CASE("the context carries every key the gate reads") {
   for (const char* key : {"statestore_build_type", "statestore_git_commit", "statestore_git_dirty",
                           "statestore_git_branch", "statestore_compiler", "statestore_cxx_flags",
                           "statestore_sanitize", "statestore_profile", "statestore_cpu_model", "statestore_peers",
-                          "statestore_machine", "statestore_slowdown"}) {
+                          "statestore_machine", "statestore_slowdown", "statestore_hash_seed"}) {
     INFO(key);
     CHECK(m.count(key) == 1);
   }
@@ -133,4 +134,24 @@ TEST_CASE("a non-Release or sanitized build is flagged loudly") {
   const bool trustworthy = m["statestore_build_type"] == "Release" && m["statestore_sanitize"] == "off";
   CHECK(sb::UntrustworthyBuildWarning().empty() == trustworthy);
   if (!trustworthy) CHECK(sb::UntrustworthyBuildWarning().find("WARNING: state_bench was built with") != std::string::npos);
+}
+
+TEST_CASE("the benchmarks' hash seed: unset is random per store, else a positive decimal integer") {
+  namespace hs = statestore::bench::hash_seed;
+  std::uint64_t seed = 99;
+  std::string error;
+  CHECK(hs::Parse("", seed, error));
+  CHECK(seed == 0);
+  CHECK(hs::Parse("12345", seed, error));
+  CHECK(seed == 12345);
+  CHECK(hs::Parse("18446744073709551615", seed, error));
+  CHECK(seed == 18446744073709551615ULL);
+  CHECK(error.empty());
+  for (const char* bad : {"0", "-1", "+1", " 1", "1 ", "12x", "0x10", "seed", "18446744073709551616"}) {
+    INFO(bad);
+    error.clear();
+    CHECK_FALSE(hs::Parse(bad, seed, error));
+    CHECK(error == std::string("STATESTORE_BENCH_HASH_SEED='") + bad +
+                       "' must be a decimal integer from 1 to 18446744073709551615 (unset: a random seed per store)");
+  }
 }

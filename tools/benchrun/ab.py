@@ -25,6 +25,14 @@ other, ordered A B, B A, ... (an ABBA design cancels a linear drift), timed by w
 time. Slow spells of the machine last from tens of milliseconds to seconds, so
 base and head of one round often meet different ones.
 
+Both schedules give base and head of a round the same hash seed for the stores
+they build (``STATESTORE_BENCH_HASH_SEED``, benches/hash_seed.h), a different one
+each round. With a random seed per process, the same binary timed a 1K-key get
+from 0.75x to 1.41x of itself across the pairs of one A/A run (the seed decides
+which keys share a probe sequence); with a shared seed the pair compares the two
+builds on one layout, and the rounds still sample several layouts. A base built
+before the variable existed ignores it (and draws random seeds, as before).
+
 Benchmarks the gate flags as regressed, and those whose first-pass estimate is
 slower by more than half the threshold without being judged regressed, are then run
 again for more rounds (confirm-before-fail); their new samples are appended on both
@@ -39,6 +47,7 @@ import re
 import shutil
 import sys
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +66,7 @@ CONFIRM_ROUNDS = 10
 # A/B draws its statistical power from the rounds.
 DEFAULT_MIN_TIME = 0.05
 SCHEDULES = ("paired", "sequential")
+HASH_SEED_ENV = "STATESTORE_BENCH_HASH_SEED"
 # Benchmarks whose fixtures take gigabytes (10M keys, 100MB states) run one pair at
 # a time: several pairs would each pass state_bench's MemAvailable check at once
 # and then run the machine out of memory together.
@@ -97,6 +107,12 @@ class AbSettings:
 Sides = tuple[list[dict[str, Any]], list[dict[str, Any]]]
 
 
+def round_seed(tag: str, round_index: int) -> dict[str, str]:
+    """The environment of both sides of one round: its hash seed, fixed per (tag, round)
+    so that a rerun of the A/B measures the same layouts, distinct across rounds."""
+    return {HASH_SEED_ENV: str(zlib.crc32(f"{tag}/{round_index}".encode()) + 1)}
+
+
 def interleave(base: BenchBinary, head: BenchBinary, spec: RunSpec, rounds: int,
                work_dir: Path, tag: str) -> Sides:
     """The sequential schedule: `rounds` ABBA-ordered rounds of whole runs; the per-round JSON of each side."""
@@ -108,7 +124,8 @@ def interleave(base: BenchBinary, head: BenchBinary, spec: RunSpec, rounds: int,
             sides.reverse()
         for side, binary, parts in sides:
             log(f"{tag} round {round_index + 1}/{rounds}: {side} ({binary.label})")
-            parts.append(run(binary, spec, work_dir / f"{tag}-{side}-{round_index}.json", quiet=True))
+            parts.append(run(binary, spec, work_dir / f"{tag}-{side}-{round_index}.json", quiet=True,
+                             env=round_seed(tag, round_index)))
     return base_parts, head_parts
 
 
@@ -130,12 +147,12 @@ class _Pair:
     """Base and head running one benchmark at the same time on one CPU."""
 
     def __init__(self, base: BenchBinary, head: BenchBinary, spec: RunSpec, name: str, cpu: int,
-                 work_dir: Path, head_first: bool) -> None:
+                 work_dir: Path, head_first: bool, env: dict[str, str]) -> None:
         one = RunSpec(spec.profile, filter_for([name]), 1, spec.extra_args)
         order = [("head", head), ("base", base)] if head_first else [("base", base), ("head", head)]
         self.name = name
         self.large = bool(_LARGE.search(name))
-        self.runs = {side: PinnedRun(binary, one, work_dir / f"pair-cpu{cpu}-{side}.json", cpu)
+        self.runs = {side: PinnedRun(binary, one, work_dir / f"pair-cpu{cpu}-{side}.json", cpu, env)
                      for side, binary in order}
 
     def done(self) -> bool:
@@ -147,6 +164,7 @@ class _Pair:
 
 
 def _run_pairs(base: BenchBinary, head: BenchBinary, spec: RunSpec, work_dir: Path, round_index: int,
+               env: dict[str, str],
                pending: list[tuple[int, str]], running: dict[int, _Pair], usable: list[int],
                rows: dict[str, list[dict[str, Any]]], context: dict[str, dict[str, Any]]) -> None:
     """Runs the pending benchmarks of one round, one pair per CPU (a large one alone),
@@ -158,7 +176,7 @@ def _run_pairs(base: BenchBinary, head: BenchBinary, spec: RunSpec, work_dir: Pa
             if _LARGE.search(pending[0][1]) and running:
                 break  # wait until every CPU is free, then run it alone
             index, name = pending.pop(0)
-            running[cpu] = _Pair(base, head, spec, name, cpu, work_dir, (round_index + index) % 2 == 1)
+            running[cpu] = _Pair(base, head, spec, name, cpu, work_dir, (round_index + index) % 2 == 1, env)
         finished = [cpu for cpu, pair in running.items() if pair.done()]
         for cpu in finished:
             docs = {side: pinned.result() for side, pinned in running[cpu].runs.items()}
@@ -194,7 +212,8 @@ def paired_rounds(base: BenchBinary, head: BenchBinary, spec: RunSpec, rounds: i
         pending = list(enumerate(common))
         running: dict[int, _Pair] = {}
         try:
-            _run_pairs(base, head, spec, work_dir, round_index, pending, running, usable, rows, context)
+            _run_pairs(base, head, spec, work_dir, round_index, round_seed(tag, round_index), pending, running,
+                       usable, rows, context)
         except BaseException:
             for pair in running.values():
                 pair.kill()
@@ -203,7 +222,8 @@ def paired_rounds(base: BenchBinary, head: BenchBinary, spec: RunSpec, rounds: i
             if names:
                 side = "head" if binary is head else "base"
                 doc = run(binary, RunSpec(spec.profile, filter_for(names), 1, spec.extra_args),
-                          work_dir / f"{tag}-{side}-solo-{round_index}.json", quiet=True)
+                          work_dir / f"{tag}-{side}-solo-{round_index}.json", quiet=True,
+                          env=round_seed(tag, round_index))
                 context.setdefault(side, doc.get("context", {}))
                 rows[side].extend(_cpu_timed(doc))
         for side, parts in (("base", base_parts), ("head", head_parts)):

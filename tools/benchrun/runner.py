@@ -62,8 +62,15 @@ def progress_line(console_line: str) -> str | None:
     return None
 
 
-def run(binary: BenchBinary, spec: RunSpec, out: Path, quiet: bool = False) -> dict[str, Any]:
+def _with(env: dict[str, str] | None) -> dict[str, str] | None:
+    """Our environment plus `env` (None: inherit ours unchanged)."""
+    return None if not env else {**os.environ, **env}
+
+
+def run(binary: BenchBinary, spec: RunSpec, out: Path, quiet: bool = False,
+        env: dict[str, str] | None = None) -> dict[str, Any]:
     """Runs `binary` with `spec`, writing JSON to `out`; returns the parsed JSON.
+    `env`: variables added to our environment for the program (e.g. its hash seed).
 
     Unless `quiet`, prints one progress line per benchmark to our stderr (its
     median, or why it was skipped) instead of Google Benchmark's whole table.
@@ -75,7 +82,8 @@ def run(binary: BenchBinary, spec: RunSpec, out: Path, quiet: bool = False) -> d
     cmd = [str(binary.path), *spec.argv(out)]
     with tempfile.TemporaryFile(mode="w+") as errors:
         try:
-            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors, text=True)
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors, text=True,
+                                    env=_with(env))
         except OSError as exc:
             raise BenchRunError(f"cannot start {binary.path}: {exc.strerror}") from exc
         assert proc.stdout is not None
@@ -116,14 +124,15 @@ def list_names(binary: BenchBinary, spec: RunSpec) -> list[str]:
 class PinnedRun:
     """One state_bench process started in the background, pinned to one CPU."""
 
-    def __init__(self, binary: BenchBinary, spec: RunSpec, out: Path, cpu: int) -> None:
+    def __init__(self, binary: BenchBinary, spec: RunSpec, out: Path, cpu: int,
+                 env: dict[str, str] | None = None) -> None:
         binary.check()
         out.parent.mkdir(parents=True, exist_ok=True)
         self.binary, self.out = binary, out
         self.cmd = [str(binary.path), *spec.argv(out)]
         self._errors = tempfile.TemporaryFile(mode="w+")
         try:
-            self._proc = subprocess.Popen(self.cmd, stdout=subprocess.DEVNULL, stderr=self._errors,
+            self._proc = subprocess.Popen(self.cmd, stdout=subprocess.DEVNULL, stderr=self._errors, env=_with(env),
                                           preexec_fn=lambda: os.sched_setaffinity(0, {cpu}))
         except OSError as exc:
             self._errors.close()

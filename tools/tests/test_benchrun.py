@@ -116,9 +116,9 @@ def test_rounds_alternate_abba_so_a_linear_drift_cancels(tmp_path, fake_env, mon
     order: list[str] = []
     real_run = ab.run
 
-    def spy(binary, spec, out, quiet=False):
+    def spy(binary, spec, out, quiet=False, env=None):
         order.append(binary.label)
-        return real_run(binary, spec, out, quiet)
+        return real_run(binary, spec, out, quiet, env)
 
     monkeypatch.setattr(ab, "run", spy)
     base_parts, head_parts = ab.interleave(base, head, RunSpec("tiny", None, 1), 4, tmp_path, "ab")
@@ -341,3 +341,51 @@ def test_a_pair_whose_head_crashes_fails_the_ab_with_its_error_and_leaves_nothin
         ab.paired_rounds(base, head, RunSpec("tiny", None, 1), 1, tmp_path / "w", "ab")
     left = subprocess.run(["pgrep", "-f", str(FAKE)], capture_output=True, text=True).stdout.split()
     assert left == []
+
+
+def test_both_sides_of_a_round_share_one_hash_seed_and_the_rounds_differ(tmp_path):
+    # With a random seed per process, the same binary timed a 1K-key get from 0.75x to
+    # 1.41x of itself across A/A pairs: a pair must compare the builds on one layout.
+    log = tmp_path / "seeds.log"
+    record = f'echo "$0 ${{STATESTORE_BENCH_HASH_SEED:-unset}} $*" >> {log}'
+    base, head = _wrapper(tmp_path, "base", record), _wrapper(tmp_path, "head", record)
+    ab.paired_rounds(base, head, RunSpec("tiny", None, 1), 3, tmp_path / "w", "ab",
+                     tuple(sorted(os.sched_getaffinity(0))))
+    seeds: dict[tuple[str, str], list[str]] = {}
+    for argv in (line.split() for line in log.read_text().splitlines() if "--benchmark_out=" in line):
+        name = next(a for a in argv if a.startswith("--benchmark_filter="))
+        seeds.setdefault((name, Path(argv[0]).name), []).append(argv[1])
+    assert len(seeds) == 3 * 2
+    for (name, side), per_round in seeds.items():
+        assert per_round == seeds[(name, "base")]  # round by round, head used base's seed
+        assert len(set(per_round)) == 3 and all(s.isdigit() and int(s) > 0 for s in per_round)
+    # The confirmation pass draws other seeds than the first pass; a rerun the same ones.
+    assert ab.round_seed("confirm", 0) != ab.round_seed("ab", 0) == ab.round_seed("ab", 0)
+
+
+def test_the_sequential_schedule_gives_each_round_one_seed_too(tmp_path, fake_env):
+    log = tmp_path / "seeds.log"
+    record = f'echo "$0 ${{STATESTORE_BENCH_HASH_SEED:-unset}}" >> {log}'
+    base, head = _wrapper(tmp_path, "base", record), _wrapper(tmp_path, "head", record)
+    ab.interleave(base, head, RunSpec("tiny", None, 1), 2, tmp_path, "ab")
+    rows = [line.split() for line in log.read_text().splitlines()]
+    by_round = [{Path(r[0]).name: r[1] for r in rows[i:i + 2]} for i in (0, 2)]
+    assert all(r["base"] == r["head"] != "unset" for r in by_round)
+    assert by_round[0]["base"] != by_round[1]["base"]
+
+
+def test_the_real_state_bench_reports_its_hash_seed_and_refuses_a_bad_one(tmp_path):
+    out = tmp_path / "out.json"
+    argv = [str(_real_state_bench()), "--profile=tiny", "--benchmark_filter=^state_get_zero_alloc$",
+            "--benchmark_min_time=0.001", f"--benchmark_out={out}"]
+    env = {k: v for k, v in os.environ.items() if k != ab.HASH_SEED_ENV}
+    for value, expected in ((None, "random"), ("12345", "12345")):
+        if value is not None:
+            env[ab.HASH_SEED_ENV] = value
+        done = subprocess.run(argv, capture_output=True, text=True, env=env)
+        assert done.returncode == 0, done.stderr
+        assert gbjson.load(out)["context"]["statestore_hash_seed"] == expected
+    for bad in ("0", "-1", "12x", "seed", "18446744073709551616"):
+        done = subprocess.run(argv, capture_output=True, text=True, env={**env, ab.HASH_SEED_ENV: bad})
+        assert done.returncode == 2
+        assert f"state_bench: STATESTORE_BENCH_HASH_SEED='{bad}' must be a decimal integer" in done.stderr
