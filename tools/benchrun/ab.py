@@ -211,9 +211,9 @@ def paired_rounds(base: BenchBinary, head: BenchBinary, spec: RunSpec, rounds: i
         context: dict[str, dict[str, Any]] = {}
         pending = list(enumerate(common))
         running: dict[int, _Pair] = {}
+        env = round_seed(tag, round_index)
         try:
-            _run_pairs(base, head, spec, work_dir, round_index, round_seed(tag, round_index), pending, running,
-                       usable, rows, context)
+            _run_pairs(base, head, spec, work_dir, round_index, env, pending, running, usable, rows, context)
         except BaseException:
             for pair in running.values():
                 pair.kill()
@@ -222,8 +222,7 @@ def paired_rounds(base: BenchBinary, head: BenchBinary, spec: RunSpec, rounds: i
             if names:
                 side = "head" if binary is head else "base"
                 doc = run(binary, RunSpec(spec.profile, filter_for(names), 1, spec.extra_args),
-                          work_dir / f"{tag}-{side}-solo-{round_index}.json", quiet=True,
-                          env=round_seed(tag, round_index))
+                          work_dir / f"{tag}-{side}-solo-{round_index}.json", quiet=True, env=env)
                 context.setdefault(side, doc.get("context", {}))
                 rows[side].extend(_cpu_timed(doc))
         for side, parts in (("base", base_parts), ("head", head_parts)):

@@ -163,13 +163,13 @@ class Entry {
  public:
   static constexpr std::size_t kHeaderSize = 8;
 
-  std::uint32_t key_size() const { return static_cast<std::uint32_t>(LoadU32(base())); }
-  std::uint32_t value_size() const { return static_cast<std::uint32_t>(LoadU32(base() + 4)); }
+  std::uint32_t key_size() const { return LoadU32(base()); }
+  std::uint32_t value_size() const { return LoadU32(base() + 4); }
   void set_sizes(std::uint32_t key_size, std::uint32_t value_size) {
-    std::memcpy(base(), &key_size, 4);
-    std::memcpy(base() + 4, &value_size, 4);
+    byte_io::StoreU32(base(), key_size);
+    byte_io::StoreU32(base() + 4, value_size);
   }
-  void set_value_size(std::uint32_t value_size) { std::memcpy(base() + 4, &value_size, 4); }
+  void set_value_size(std::uint32_t value_size) { byte_io::StoreU32(base() + 4, value_size); }
 
   const char* key_data() const { return base() + kHeaderSize; }
   char* key_data() { return base() + kHeaderSize; }
