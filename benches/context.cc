@@ -12,6 +12,11 @@
 #include "workloads.h"
 
 namespace statestore::bench {
+
+// The source tree of this build (generated source_dir.cc; see build_info.h.in for why it is
+// not a macro).
+extern const char kSourceDir[];
+
 namespace {
 
 // First line of `command`'s stdout, or nullopt when it fails.
@@ -32,7 +37,7 @@ std::optional<std::string> CommandOutput(const std::string& command, bool whole 
 }
 
 std::string Git(const std::string& args, bool whole = false) {
-  const std::string cmd = "git -C '" + std::string(STATESTORE_SOURCE_DIR) + "' " + args + " 2>/dev/null";
+  const std::string cmd = "git -C '" + std::string(kSourceDir) + "' " + args + " 2>/dev/null";
   auto out = CommandOutput(cmd, whole);
   return out ? *out : std::string("\x01");  // sentinel: failed
 }
