@@ -30,7 +30,8 @@ def resolve(repo: Path, ref: str) -> str:
 
 def build_revision(repo: Path, ref: str, build_root: Path, cmake_args: list[str] | None = None) -> Path:
     """Checks `ref` out into build_root/base-src and builds it Release in
-    build_root/base-release; returns the path of its state_bench.
+    build_root/base-release; returns the path of its state_bench (state_instr is built
+    beside it when the revision has it, so that benchrun.codeid can compare both).
 
     The worktree and build directory are reused across calls, so a second A/B
     against the same base costs only an incremental build.
@@ -46,7 +47,8 @@ def build_revision(repo: Path, ref: str, build_root: Path, cmake_args: list[str]
         _run(["git", "-C", str(repo), "worktree", "add", "-q", "--detach", str(src.resolve()), commit])
     _run(["cmake", "-S", str(src), "-B", str(out), "-DCMAKE_BUILD_TYPE=Release",
           "-DSTATESTORE_BUILD_TESTS=OFF", *(cmake_args or [])])
-    _run(["cmake", "--build", str(out), "-j", str(os.cpu_count() or 2), "--target", "state_bench"])
+    targets = ["state_bench"] + (["state_instr"] if (src / "benches" / "state_instr.cc").exists() else [])
+    _run(["cmake", "--build", str(out), "-j", str(os.cpu_count() or 2), "--target", *targets])
     binary = out / "benches" / "state_bench"
     if not binary.is_file():
         raise BenchRunError(f"revision {ref} ({commit[:12]}) built no benches/state_bench")

@@ -3,15 +3,48 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
-from benchrun import ab, build, gbjson, instr, selftest
+from benchrun import ab, build, ci, gbjson, instr, judged, pipeline, selftest
 from benchrun.errors import BenchRunError
 from benchrun.runner import BenchBinary, RunSpec, run
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+# NAME=VALUE words `tools/perf-gate` takes like make does (make perf-gate BASE=... PROFILE=...).
+ASSIGNABLE = {"BASE": "base", "PROFILE": "profile", "FILTER": "filter", "BUILD_DIR": "build_dir",
+              "REPORT_DIR": "report_dir"}
 
+
+def _perf_gate_parser(sub: argparse._SubParsersAction) -> None:
+    pg = sub.add_parser("perf-gate", help="the default gate: decide from git what to compare, judge, exit 0/1/2",
+                        description=pipeline.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    pg.add_argument("assignments", nargs="*", metavar="NAME=VALUE",
+                    help=f"make-style settings: {', '.join(ASSIGNABLE)} (e.g. BASE=origin/main PROFILE=full); "
+                         "an empty value means unset; words after -- go to perfgate check")
+    pg.add_argument("--base", default=None, help="git revision to compare against (default: decided from git)")
+    pg.add_argument("--no-base", action="store_true",
+                    help="judge against the committed baseline only (targets, allocations; timing reported)")
+    pg.add_argument("--profile", default=None, help="tiny, quick (default), full or instructions")
+    pg.add_argument("--filter", default=None, help="--benchmark_filter regex (POSIX extended)")
+    pg.add_argument("--repo", type=Path, default=REPO_ROOT, help="the checkout to judge (default: this one)")
+    pg.add_argument("--build-dir", type=Path, default=None, help="default: REPO/build")
+    pg.add_argument("--report-dir", type=Path, default=None, help="default: REPO/reports")
+    pg.add_argument("--head-bench", type=Path, default=None, help="an already-built head state_bench (no build)")
+    pg.add_argument("--head-instr", type=Path, default=None, help="an already-built head state_instr")
+    pg.add_argument("--base-bench", type=Path, default=None,
+                    help="an already-built base state_bench (its CMake build tree must hold its objects)")
+    pg.add_argument("--no-instructions", action="store_true", help="skip the instruction-count check")
+    pg.add_argument("--instr-filter", default=".", help="regex of the state_instr workloads to count")
+    pg.add_argument("--enforce-baseline-timing", action="store_true",
+                    help="without a base: fail on timing against the committed baseline, if it was recorded on "
+                         "this machine (never across machines)")
+    pg.add_argument("--no-skip", action="store_true",
+                    help="measure even when base and head have the same code (an A/A on purpose)")
+    pg.add_argument("--rounds", type=int, default=ab.DEFAULT_ROUNDS, help="A/B paired rounds")
+    pg.add_argument("--confirm-rounds", type=int, default=ab.CONFIRM_ROUNDS)
+    pg.add_argument("--min-time", type=float, default=ab.DEFAULT_MIN_TIME, help="A/B --benchmark_min_time")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,6 +77,25 @@ def build_parser() -> argparse.ArgumentParser:
     abp.add_argument("--baseline", type=Path, default=None,
                      help="committed baseline (kept for the record; A/B judges head against base)")
     abp.add_argument("gate_args", nargs="*", help="extra arguments for perfgate check (after --)")
+    _perf_gate_parser(sub)
+    pb = sub.add_parser("push-base", help="CI: the base of a push to main (the last judged commit); "
+                                          "prints base=, commits=, reason= lines for $GITHUB_OUTPUT")
+    pb.add_argument("--record", type=Path, required=True, help="judged.json from the perf-history branch "
+                                                               "(need not exist)")
+    pb.add_argument("--head", required=True)
+    pb.add_argument("--before", default=None, help="github.event.before (used only without a usable record)")
+    pb.add_argument("--repo", type=Path, default=Path("."))
+    cr = sub.add_parser("ci-report", help="CI: annotations and a job-summary table with the cause of each "
+                                          "check's exit code; exits 1 when any check did not pass")
+    cr.add_argument("--check", action="append", default=[], metavar="NAME=CODE=LOG",
+                    help="a check: its name, tools/perf-gate's exit code (empty: not run), its saved output")
+    cr.add_argument("--summary", type=Path, default=None, help="append the table here ($GITHUB_STEP_SUMMARY)")
+    jr = sub.add_parser("judged-record", help="CI: write judged.json for a push run that judged HEAD")
+    jr.add_argument("--commit", required=True)
+    jr.add_argument("--base", default="")
+    jr.add_argument("--run", required=True)
+    jr.add_argument("--exit-code", type=int, required=True)
+    jr.add_argument("--out", type=Path, required=True)
     ins = sub.add_parser("instr", help="instructions per operation under callgrind (state_instr)")
     ins.add_argument("--bench", type=Path, required=True, help="path of state_instr")
     ins.add_argument("--ops", type=int, default=instr.DEFAULT_OPS, help="operations per workload")
@@ -94,6 +146,30 @@ def cmd_instr(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_push_base(args: argparse.Namespace) -> int:
+    chosen = judged.push_base(args.repo, args.head, judged.load_record(args.record), args.before)
+    sys.stdout.write(chosen.github_output())
+    return 0
+
+
+def cmd_ci_report(args: argparse.Namespace) -> int:
+    checks = [ci.parse_check(c) for c in args.check]
+    for line in ci.annotation_lines(checks):
+        print(line)
+    if args.summary is not None:
+        with args.summary.open("a") as out:
+            out.write(ci.summary(checks))
+    return 1 if ci.failed(checks) else 0
+
+
+def cmd_judged_record(args: argparse.Namespace) -> int:
+    if args.exit_code not in (0, 1):
+        raise BenchRunError(f"a run that exited {args.exit_code} judged nothing: no record written")
+    doc = judged.record(args.commit, args.base or None, args.run, args.exit_code)
+    args.out.write_text(json.dumps(doc, indent=1) + "\n")
+    return 0
+
+
 def cmd_single(args: argparse.Namespace) -> int:
     spec = RunSpec(args.profile, args.filter)
     data = run(BenchBinary(args.bench, "head"), spec, args.out)
@@ -112,7 +188,54 @@ def cmd_ab(args: argparse.Namespace) -> int:
                     RunSpec(args.profile, args.filter), settings, args.report_dir, args.gate_args)
 
 
+def _split_gate_args(argv: list[str]) -> tuple[list[str], list[str]]:
+    if "--" in argv:
+        i = argv.index("--")
+        return argv[:i], argv[i + 1:]
+    return argv, []
+
+
+def cmd_perf_gate(args: argparse.Namespace) -> int:
+    try:
+        opts = _perf_gate_options(args)
+        outcome = pipeline.execute(opts)
+    except BenchRunError as exc:
+        print(f"perf-gate: ERROR (exit 2): {exc}", file=sys.stderr)
+        return 2
+    for note in outcome.notes:
+        print(f"perf-gate: {note}", file=sys.stderr)
+    print(pipeline.final_line(outcome))
+    return outcome.exit_code
+
+
+def _perf_gate_options(args: argparse.Namespace) -> pipeline.Options:
+    for word in args.assignments:
+        name, sep, value = word.partition("=")
+        if not sep or name not in ASSIGNABLE:
+            raise BenchRunError(f"unexpected argument '{word}' (expected NAME=VALUE with NAME one of "
+                                f"{', '.join(ASSIGNABLE)}, or an option; see --help)")
+        if value:
+            setattr(args, ASSIGNABLE[name], Path(value) if name.endswith("_DIR") else value)
+    repo = args.repo.resolve()
+    return pipeline.Options(
+        repo=repo, build_dir=(args.build_dir or repo / "build").resolve(),
+        report_dir=(args.report_dir or repo / "reports").resolve(), profile=args.profile or "quick",
+        base=args.base or None, no_base=args.no_base, filter_regex=args.filter or None, head_bench=args.head_bench,
+        head_instr=args.head_instr, base_bench=args.base_bench, instructions=not args.no_instructions,
+        instr_filter=args.instr_filter, enforce_baseline_timing=args.enforce_baseline_timing,
+        no_skip=args.no_skip, ab_settings=ab.AbSettings(args.rounds, args.confirm_rounds, args.min_time),
+        gate_args=args.gate_args)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    gate_args: list[str] = []
+    if argv[:1] == ["perf-gate"]:
+        argv, gate_args = _split_gate_args(argv)
     args = build_parser().parse_args(argv)
-    handlers = {"single": cmd_single, "ab": cmd_ab, "instr": cmd_instr, "selftest": cmd_selftest}
+    if args.command == "perf-gate":
+        args.gate_args = gate_args
+    handlers = {"single": cmd_single, "ab": cmd_ab, "instr": cmd_instr, "selftest": cmd_selftest,
+                "perf-gate": cmd_perf_gate, "push-base": cmd_push_base, "judged-record": cmd_judged_record,
+                "ci-report": cmd_ci_report}
     return handlers[args.command](args)
