@@ -1,18 +1,25 @@
 """The GitHub Actions workflow says what README and the Makefile promise.
 
 The npm linter (make lint-workflow) checks the file against the Actions schema;
-these tests check its meaning: the events, the container, the commands it runs
-and the files it publishes."""
+these tests check its meaning: the events, the container, the commands it runs,
+the files it publishes, the message per exit code (benchrun ci-report) and the
+history branch it writes (tools/ci/record-history, against a scratch remote)."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent.parent
+TOOLS = REPO / "tools"
 WORKFLOW = REPO / ".github" / "workflows" / "perf-gate.yml"
 
 
@@ -26,7 +33,7 @@ def workflow() -> dict:
 
 @pytest.fixture(scope="module")
 def job(workflow) -> dict:
-    assert list(workflow["jobs"]) == ["perf-gate"]
+    assert list(workflow["jobs"]) == ["test", "perf-gate"]
     return workflow["jobs"]["perf-gate"]
 
 
@@ -50,11 +57,25 @@ def test_it_runs_on_pull_requests_pushes_to_main_a_nightly_schedule_and_by_hand(
 def test_a_new_push_to_a_pull_request_cancels_the_superseded_run(workflow):
     concurrency = workflow["concurrency"]
     assert "pull_request.number" in concurrency["group"]
-    assert "pull_request" in str(concurrency["cancel-in-progress"])
+    assert concurrency["cancel-in-progress"] == "${{ github.event_name == 'pull_request' }}"
 
 
-def test_it_runs_in_the_debian_release_the_project_is_developed_on(job):
+def test_the_nightly_and_manual_runs_have_their_own_group_apart_from_pushes(workflow):
+    group = workflow["concurrency"]["group"]
+    assert "(github.event_name == 'schedule' || github.event_name == 'workflow_dispatch') && 'nightly'" in group
+    # pushes fall through to github.ref: one group for main, never the nightly's
+    assert group.endswith("|| github.ref }}")
+
+
+def test_both_jobs_run_in_the_debian_release_the_project_is_developed_on(workflow, job):
     assert job["container"] == "debian:bookworm"
+    assert workflow["jobs"]["test"]["container"] == "debian:bookworm"
+
+
+def test_make_test_runs_on_pull_requests_and_pushes(workflow):
+    test = workflow["jobs"]["test"]
+    assert test["if"] == "github.event_name == 'pull_request' || github.event_name == 'push'"
+    assert any(step.get("run") == "make test" for step in test["steps"])
 
 
 def _step(job: dict, prefix: str) -> dict:
@@ -62,81 +83,187 @@ def _step(job: dict, prefix: str) -> dict:
 
 
 def test_pull_requests_run_the_quick_profile_as_a_same_run_ab_against_the_merge_base(job):
-    gate = _step(job, "Perf gate (same-run A/B)")
-    assert gate["env"]["EVENT"] == "${{ github.event_name }}"
-    assert 'base=$(git merge-base "origin/$BASE_REF" HEAD)' in gate["run"]
-    assert re.search(r'make perf-gate PROFILE=quick BASE="\$base" GATE_ARGS="--no-history \$gate_args"', gate["run"])
-    assert "make perf-gate PROFILE=instructions" in _scripts(job)
+    base = _step(job, "Choose the base revision")
+    assert 'echo "base=$(git merge-base "origin/$BASE_REF" HEAD)"' in base["run"]
+    gate = _step(job, "Perf gate (same-run A/B and instruction counts)")
+    assert gate["env"]["BASE"] == "${{ steps.base.outputs.base }}"
+    assert 'tools/perf-gate PROFILE=quick BASE="$BASE" -- --no-history 2>&1 | tee reports/gate.log' in gate["run"]
+    # the script's own exit code, not tee's
+    assert 'echo "exit_code=${PIPESTATUS[0]}" >> "$GITHUB_OUTPUT"' in gate["run"]
 
 
-def test_pushes_to_main_are_judged_by_an_ab_against_the_commit_main_was_at_before(job):
-    gate = _step(job, "Perf gate (same-run A/B)")
-    assert gate["env"]["BEFORE"] == "${{ github.event.before }}"
-    assert 'base="$BEFORE"' in gate["run"]
-    # A new branch has an all-zero "before", and a force-push may name a commit no longer fetched.
-    assert '[[ "$BEFORE" =~ ^0*$ ]]' in gate["run"] and 'git cat-file -e "$BEFORE^{commit}"' in gate["run"]
+def test_pushes_to_main_are_judged_against_the_last_judged_commit_not_event_before(job):
+    fetch = _step(job, "Fetch the run history and the last judged commit")
+    assert 'git show "$tip:judged.json" > reports/judged-before.json' in fetch["run"]
+    base = _step(job, "Choose the base revision")
+    assert re.search(r'benchrun push-base --record reports/judged-before.json \\\n\s+--head "\$HEAD_SHA" '
+                     r'--before "\$BEFORE" \| tee -a "\$GITHUB_OUTPUT"', base["run"])
+    gate = _step(job, "Perf gate (same-run A/B and instruction counts)")
+    assert "BEFORE" not in gate["run"] and "BEFORE" not in gate.get("env", {})
+    assert 'if [ "${COMMITS:-1}" -gt 1 ]' in gate["run"] and "judges $COMMITS commits at once" in gate["run"]
+
+
+def test_a_push_run_records_what_it_judged_only_when_it_judged(job):
+    record = _step(job, "Record the run and the judged commit")
+    assert "pull_request" in record["if"] and "refs/heads/main" in record["if"]
+    assert 'if [ "$EVENT" = push ] && { [ "$GATE_CODE" = 0 ] || [ "$GATE_CODE" = 1 ]; }' in record["run"]
+    assert "benchrun judged-record" in record["run"] and "tools/ci/record-history" in record["run"]
 
 
 def test_the_committed_baseline_run_reports_timing_without_enforcing_it_and_feeds_the_history(job):
     trend = _step(job, "Against the committed baseline")
     assert trend["if"] == "github.event_name != 'pull_request'"
-    assert 'make perf-gate PROFILE="$PROFILE" REPORT_DIR=reports/trend' in trend["run"]
-    assert "--no-fail-on-timing --history reports/history.sqlite" in trend["run"]
+    assert 'tools/perf-gate PROFILE="$PROFILE" REPORT_DIR=reports/trend --no-base --no-instructions' in trend["run"]
+    assert "--history reports/history.sqlite" in trend["run"]
     # quick on pushes (the trends pull requests read), full nightly, by hand as chosen
     assert "github.event_name == 'push'" in job["env"]["PROFILE"] and "'full'" in job["env"]["PROFILE"]
     record = _step(job, "Record the run")
     assert "steps.trend.outputs.exit_code != '2'" in record["if"]
 
 
-def test_every_make_target_it_calls_exists(job):
-    called = set(re.findall(r"\bmake ([a-z][a-z0-9-]*)", _scripts(job)))
-    assert called, "the workflow calls no make target"
+def test_every_make_target_and_tool_it_calls_exists(workflow, job):
+    scripts = _scripts(job) + "\n" + _scripts(workflow["jobs"]["test"])
+    called = set(re.findall(r"\bmake ([a-z][a-z0-9-]*)", scripts))
+    assert called == {"test"}
     assert called <= _makefile_targets()
+    tools = set(re.findall(r"\b(tools/[a-z/.-]+[a-z])", scripts))
+    assert {"tools/perf-gate", "tools/ci/record-history", "tools/setup.sh"} <= tools
+    for tool in tools:
+        assert os.access(REPO / tool, os.X_OK), f"{tool} is not an executable file"
 
 
-def test_it_publishes_the_report_summary_annotations_and_fails_on_exit_1_or_2(job):
-    steps = {step.get("name", ""): step for step in job["steps"]}
+def test_it_publishes_the_report_summary_annotations_and_fails_with_the_cause(job):
     upload = next(s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/upload-artifact@"))
-    for path in ("reports/report.html", "reports/summary.md", "reports/verdict.json", "reports/results-*.json"):
+    for path in ("reports/report.html", "reports/summary.md", "reports/verdict.json", "reports/decision.json",
+                 "reports/results-*.json", "reports/*.log", "reports/trend/", "reports/instructions/",
+                 "reports/ab/"):
         assert path in upload["with"]["path"]
     assert upload["if"] == "always()"
     scripts = _scripts(job)
-    assert "GITHUB_STEP_SUMMARY" in scripts
     assert "perfgate annotations" in scripts
-    fail = steps["Fail on regression (1) or bad input (2)"]
-    assert "exit 1" in fail["run"]
-    for step in ("gate", "instr", "trend"):
-        assert f"steps.{step}.outputs.exit_code != '0'" in fail["if"]
-    for path in ("reports/trend/", "reports/instructions/", "reports/ab/"):
-        assert path in upload["with"]["path"]
     assert "for dir in reports reports/trend reports/instructions" in scripts
+    fail = _step(job, "Fail with the cause")
+    assert fail["if"] == "always()"
+    assert 'benchrun ci-report --summary "$GITHUB_STEP_SUMMARY"' in fail["run"]
+    assert "=${{ steps.gate.outputs.exit_code }}=reports/gate.log" in fail["run"]
+    assert "=${{ steps.trend.outputs.exit_code }}=reports/trend.log" in fail["run"]
 
 
 def test_the_build_directory_is_cached_and_the_history_kept_on_its_branch(job):
     cache = next(s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/cache@"))
     assert cache["with"]["path"] == "build"
     assert job["env"]["HISTORY_BRANCH"] == "perf-history"
-    record = next(s for s in job["steps"] if s.get("name", "").startswith("Record the run"))
-    assert "pull_request" in record["if"] and "refs/heads/main" in record["if"]
 
 
-def test_instruction_counts_run_first_and_the_wall_time_gate_shows_their_verdict(job):
-    names = [step.get("name", "") for step in job["steps"]]
-    instr, gate = names.index("Instruction counts"), names.index("Perf gate (same-run A/B)")
-    assert instr < gate
-    instr_run = job["steps"][instr]["run"]
-    assert "make perf-gate PROFILE=instructions REPORT_DIR=reports/instructions" in instr_run
-    assert 'echo "exit_code=$?" >> "$GITHUB_OUTPUT"' in instr_run and "exit 0" in instr_run  # its own exit code
-    gate_run = job["steps"][gate]["run"]
-    assert 'gate_args="--instructions reports/instructions/verdict.json"' in gate_run
-    # Only when the instruction check wrote a verdict: a missing file would make the wall-time gate exit 2.
-    assert "if [ -f reports/instructions/verdict.json ]" in gate_run
-    # Both the pull request's A/B and the baseline command pass it; the Makefile forwards GATE_ARGS to
-    # perfgate check in both modes.
-    assert re.search(r'make perf-gate PROFILE=quick BASE="\$base" GATE_ARGS="--no-history \$gate_args"', gate_run)
-    trend_run = _step(job, "Against the committed baseline")["run"]
-    assert 'if [ -f reports/instructions/verdict.json ]' in trend_run and "$gate_args" in trend_run
-    makefile = (REPO / "Makefile").read_text()
-    assert "--report-dir $(REPORT_DIR) $(GATE_ARGS)" in makefile and "-- $(GATE_ARGS)" in makefile
-    fail = next(s for s in job["steps"] if s.get("name") == "Fail on regression (1) or bad input (2)")
-    assert "steps.instr.outputs.exit_code != '0'" in fail["if"]
+# ------------------------------------------------------------------ messages per exit code
+
+def ci_report(tmp_path: Path, *checks: str) -> tuple[int, str, str]:
+    summary = tmp_path / "summary.md"
+    done = subprocess.run([sys.executable, "-m", "benchrun", "ci-report", "--summary", str(summary),
+                           *(a for c in checks for a in ("--check", c))],
+                          capture_output=True, text=True, env={"PYTHONPATH": str(TOOLS), "PATH": "/usr/bin:/bin"})
+    return done.returncode, done.stdout, summary.read_text() if summary.exists() else ""
+
+
+def test_a_regression_is_reported_as_one_and_bad_input_as_the_other(tmp_path):
+    gate_log = tmp_path / "gate.log"
+    gate_log.write_text("perf-gate: same-run A/B ...\nperf-gate: FAIL (exit 1) in 90 s: state_get_inmemory/1000\n")
+    trend_log = tmp_path / "trend.log"
+    trend_log.write_text("perf-gate: ERROR (exit 2): baseline file baselines/quick.json is not JSON\n")
+    code, out, summary = ci_report(tmp_path, f"A/B=1={gate_log}", f"baseline=2={trend_log}")
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0] == ("::error title=perf gate (A/B)%3A regression or target breach (exit 1)::"
+                        "perf-gate: FAIL (exit 1) in 90 s: state_get_inmemory/1000")
+    assert lines[1].startswith("::error title=perf gate (baseline)%3A could not judge%3A bad input%2C or a build")
+    assert lines[1].endswith("::perf-gate: ERROR (exit 2): baseline file baselines/quick.json is not JSON")
+    assert "| A/B | regression or target breach (exit 1) |" in summary
+    assert "| baseline | could not judge: bad input, or a build or run that failed (exit 2) |" in summary
+
+
+def test_passing_and_not_run_checks_annotate_nothing_and_pass(tmp_path):
+    log = tmp_path / "gate.log"
+    log.write_text("perf-gate: PASS (exit 0) in 3 s: no code change\n")
+    code, out, summary = ci_report(tmp_path, f"A/B=0={log}", "baseline==")
+    assert (code, out) == (0, "")
+    assert "| A/B | passed | perf-gate: PASS (exit 0) in 3 s: no code change |" in summary
+    assert "| baseline | not run |  |" in summary
+
+
+def test_a_message_cannot_inject_workflow_commands_or_markdown(tmp_path):
+    log = tmp_path / "gate.log"
+    log.write_text("perf-gate: FAIL (exit 1) in 1 s: bench/100% [evil]|x\n")
+    code, out, summary = ci_report(tmp_path, f"A/B=1={log}")
+    assert out.strip().endswith("::perf-gate: FAIL (exit 1) in 1 s: bench/100%25 [evil]|x")
+    assert "bench/100% \\[evil\\]\\|x" in summary
+
+
+def test_a_malformed_check_is_bad_input(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "benchrun", "ci-report", "--check", "A/B=x=log"],
+                          capture_output=True, text=True, env={"PYTHONPATH": str(TOOLS), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 2
+    assert "--check A/B: exit code 'x' is not a number" in done.stderr
+
+
+# ------------------------------------------------------------------ the history branch
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout.strip()
+
+
+RESULTS = TOOLS / "tests" / "inputs" / "state_bench_tiny.json"
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> Path:
+    origin = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True)
+    work = tmp_path / "work"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(work)], check=True)
+    git(work, "remote", "add", "origin", str(origin))
+    git(work, "config", "user.email", "bot@example.com")
+    git(work, "config", "user.name", "bot")
+    return work
+
+
+def record_history(work: Path, tip: str, db: Path, message: str, judged: Path | None = None):
+    cmd = [str(TOOLS / "ci" / "record-history"), "perf-history", tip, str(db), str(RESULTS), message]
+    return subprocess.run(cmd + ([str(judged)] if judged else []), cwd=work, capture_output=True, text=True)
+
+
+def history_runs(work: Path, ref: str) -> int:
+    db = work / "fetched.sqlite"
+    db.write_bytes(subprocess.run(["git", "-C", str(work), "show", f"{ref}:history.sqlite"], check=True,
+                                  capture_output=True).stdout)
+    with sqlite3.connect(db) as conn:
+        return conn.execute("select count(*) from runs").fetchone()[0]
+
+
+def add_run(db: Path) -> None:
+    subprocess.run([sys.executable, "-m", "perfgate", "history", "add", "--results", str(RESULTS), "--history",
+                    str(db)], check=True, capture_output=True, env={"PYTHONPATH": str(TOOLS)})
+
+
+def test_the_history_branch_keeps_a_concurrent_writers_run_and_the_judged_record(checkout, tmp_path):
+    judged = tmp_path / "judged.json"
+    judged.write_text(json.dumps({"format_version": 1, "commit": "a" * 40}))
+    first = tmp_path / "first.sqlite"
+    add_run(first)
+    done = record_history(checkout, "", first, "run 1", judged)
+    assert done.returncode == 0, done.stderr
+    git(checkout, "fetch", "-q", "origin", "perf-history")
+    tip = git(checkout, "rev-parse", "FETCH_HEAD")
+    assert history_runs(checkout, tip) == 1
+    # Two runs start from that tip; the nightly (no judged record) writes first.
+    nightly, push = tmp_path / "nightly.sqlite", tmp_path / "push.sqlite"
+    for db in (nightly, push):
+        db.write_bytes(first.read_bytes())
+        add_run(db)
+    assert record_history(checkout, tip, nightly, "nightly").returncode == 0
+    done = record_history(checkout, tip, push, "push")
+    assert done.returncode == 0, done.stderr
+    assert "perf-history moved" in done.stdout
+    git(checkout, "fetch", "-q", "origin", "perf-history")
+    assert history_runs(checkout, "FETCH_HEAD") == 3, "the nightly's run was overwritten"
+    shown = git(checkout, "show", "FETCH_HEAD:judged.json")
+    assert json.loads(shown)["commit"] == "a" * 40, "the nightly dropped the judged record"
