@@ -16,7 +16,12 @@ full decision procedure and record the gate's verdict:
                 state_instr run of the candidate (2% threshold).
 
 The reference build ("A") is compiled with the slowdown hook present but
-matching no benchmark, so A and B differ in nothing but the injected work.
+matching no benchmark, so A and B differ in nothing but the injected work. As a
+pull request's `BASE=` does, A and every B come from two separate checkouts of
+HEAD (git worktrees build/selftest-src-a and -b) and two build directories: the
+A/A case compares two builds, not one binary with itself (with the source path as
+a literal in the code, two such builds once differed by 4% on a snapshot
+benchmark from code layout alone; benches/source_dir.cc.in).
 Trials run case by case inside each trial index (A/A, 5%, 10%, ... then the
 next index), so a slow spell of the shared machine spreads over all cases.
 
@@ -97,6 +102,26 @@ class Config:
         return "companions " + ", ".join(f"`{c}`" for c in self.names[1:])
 
 
+def checkout(config: Config, name: str) -> Path:
+    """A detached worktree of HEAD at build_root/selftest-src-NAME (reused across runs)."""
+    src = (config.build_root / f"selftest-src-{name}").resolve()
+    head = subprocess.run(["git", "-C", str(config.repo), "rev-parse", "HEAD"], capture_output=True, text=True,
+                          check=False)
+    if head.returncode != 0:
+        raise BenchRunError(f"the self-test builds from git worktrees, and {config.repo} is not a git checkout")
+    commit = head.stdout.strip()
+    if (src / ".git").exists():
+        cmd = ["git", "-C", str(src), "checkout", "-q", "--detach", commit]
+    else:
+        config.build_root.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["git", "-C", str(config.repo), "worktree", "prune"], capture_output=True, check=False)
+        cmd = ["git", "-C", str(config.repo), "worktree", "add", "-q", "--detach", str(src), commit]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise BenchRunError(f"cannot check out HEAD into {src}: {done.stderr.strip()}")
+    return src
+
+
 @dataclass(frozen=True)
 class Variant:
     slowdown_pct: int
@@ -108,15 +133,17 @@ def log(msg: str) -> None:
     ab.log(f"selftest: {msg}")
 
 
-def build_variant(config: Config, pct: int) -> Variant:
-    """Configures and builds state_bench and state_instr with the slowdown hook:
-    matching nothing for pct 0, else the target benchmark at pct%."""
-    out = config.build_root / (("selftest-ref" if pct == 0 else f"selftest-slow{pct}") +
+def build_variant(config: Config, pct: int, source: Path | None = None, suffix: str = "") -> Variant:
+    """Configures and builds state_bench and state_instr from `source` (default: the
+    repository) with the slowdown hook: matching nothing for pct 0, else the target
+    benchmark at pct%."""
+    source = source or config.repo
+    out = config.build_root / (("selftest-ref" if pct == 0 else f"selftest-slow{pct}") + suffix +
                                ("-peers" if config.whole_profile else ""))
     regex = "^no-benchmark-has-this-name$" if pct == 0 else f"^{re.escape(config.target)}$"
     setting = f"{regex}:{pct or 1}"
     log(f"building {out.name} (STATESTORE_BENCH_SLOWDOWN={setting})")
-    for cmd in (["cmake", "-S", str(config.repo), "-B", str(out), "-DCMAKE_BUILD_TYPE=Release",
+    for cmd in (["cmake", "-S", str(source), "-B", str(out), "-DCMAKE_BUILD_TYPE=Release",
                  "-DSTATESTORE_BUILD_TESTS=OFF",
                  # A whole-profile trial runs what a pull request runs, peers included.
                  f"-DSTATESTORE_BUILD_PEERS={'ON' if config.whole_profile else 'OFF'}",
@@ -262,13 +289,15 @@ def run_selftest(config: Config, modes: list[str], cases: list[int], trials: int
         raise BenchRunError("slowdown cases must be percentages >= 0")
     config.work.mkdir(parents=True, exist_ok=True)
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    variants = {pct: build_variant(config, pct) for pct in sorted({0, *cases})}
+    src_a, src_b = checkout(config, "a"), checkout(config, "b")
+    reference = build_variant(config, 0, src_a)
+    variants = {pct: build_variant(config, pct, src_b, "-b" if pct == 0 else "") for pct in sorted({0, *cases})}
     targets = config.work / "no_targets.toml"
     targets.write_text(NO_TARGETS)
-    runner = Runner(config, variants[0], targets)
+    runner = Runner(config, reference, targets)
     results: list[Trial] = []
     out_json = config.work / "selftest.json"
-    machine = instr.context_of(variants[0].instr).get("statestore_machine", "unknown")
+    machine = instr.context_of(reference.instr).get("statestore_machine", "unknown")
     for mode in modes:
         log(f"mode {mode}: recording what it compares against")
         runner.prepare(mode)

@@ -389,3 +389,39 @@ def test_the_real_state_bench_reports_its_hash_seed_and_refuses_a_bad_one(tmp_pa
         done = subprocess.run(argv, capture_output=True, text=True, env={**env, ab.HASH_SEED_ENV: bad})
         assert done.returncode == 2
         assert f"state_bench: STATESTORE_BENCH_HASH_SEED='{bad}' must be a decimal integer" in done.stderr
+
+
+def test_each_side_writes_its_benchmark_files_in_its_own_tmpfs_directory(tmp_path):
+    # With both sides' files on ext4, an A/A's state_restore/mmap/1MB ratio ranged 0.53-1.94:
+    # one side's writeback was charged to the other. On tmpfs there is none (ab.SCRATCH_NOTE).
+    root = ab.scratch_root(min_free_bytes=1)
+    if root is None:
+        pytest.skip("no writable tmpfs at /dev/shm on this machine")
+    log = tmp_path / "tmpdirs.log"
+    record = f'echo "$0 ${{TMPDIR:-unset}} $*" >> {log}'
+    base, head = _wrapper(tmp_path, "base", record), _wrapper(tmp_path, "head", record)
+    scratch = ab.Scratch(root)
+    try:
+        base_parts, _ = ab.paired_rounds(base, head, RunSpec("tiny", None, 1), 1, tmp_path / "w", "ab",
+                                         tuple(sorted(os.sched_getaffinity(0))), scratch)
+        dirs = {side: str(path) for side, path in scratch.dirs.items()}
+        assert all(Path(d).is_dir() for d in dirs.values())
+    finally:
+        scratch.remove()
+    assert not any(Path(d).exists() for d in dirs.values())  # removed afterwards
+    used: dict[str, set[str]] = {}
+    for argv in (line.split() for line in log.read_text().splitlines() if "--benchmark_out=" in line):
+        used.setdefault(Path(argv[0]).name, set()).add(argv[1])
+    assert used == {"base": {dirs["base"]}, "head": {dirs["head"]}}
+    assert dirs["base"] != dirs["head"] and Path(dirs["base"]).parent == root
+    assert base_parts[0]["context"]["statestore_ab_scratch"].startswith(f"benchmarks' files on tmpfs ({root})")
+
+
+def test_large_benchmarks_keep_the_default_tmpdir(tmp_path):
+    scratch = ab.Scratch(tmp_path)
+    try:
+        assert scratch.env("head", "state_get_mmap/10000000") == {}
+        assert scratch.env("head", "state_snapshot/mmap/100MB") == {}
+        assert scratch.env("head", "state_get_mmap/1000") == {"TMPDIR": str(scratch.dirs["head"])}
+    finally:
+        scratch.remove()

@@ -63,3 +63,42 @@ def test_a_whole_profile_self_test_runs_every_benchmark_and_says_so(tmp_path):
     text = selftest.markdown([], config, "a machine", "today")
     assert "every benchmark of the `quick` profile" in text
     assert "companions" not in text
+
+
+def test_the_aa_case_compares_two_builds_from_two_checkouts_not_one_binary(tmp_path, monkeypatch):
+    import subprocess
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for args in (["init", "-q", "-b", "main"], ["config", "user.email", "t@example.com"],
+                 ["config", "user.name", "t"], ["commit", "-q", "--allow-empty", "-m", "one"]):
+        subprocess.run(["git", "-C", str(repo), *args], check=True)
+    built: list[tuple[int, Path, str]] = []
+
+    def fake_build(config, pct, source=None, suffix=""):
+        built.append((pct, source, suffix))
+        out = tmp_path / f"out-{pct}{suffix}"
+        return selftest.Variant(pct, out / "state_bench", out / "state_instr")
+
+    judged: list[tuple[Path, Path]] = []
+
+    class FakeRunner:
+        def __init__(self, config, reference, targets):
+            self.reference = reference
+
+        def prepare(self, mode):
+            pass
+
+        def trial(self, mode, variant, index):
+            judged.append((self.reference.bench, variant.bench))
+            return _trial(mode, variant.slowdown_pct, index, 0, "unchanged", 0.0)
+
+    monkeypatch.setattr(selftest, "build_variant", fake_build)
+    monkeypatch.setattr(selftest, "Runner", FakeRunner)
+    monkeypatch.setattr(selftest.instr, "context_of", lambda path: {"statestore_machine": "m"})
+    config = selftest.Config(repo, tmp_path / "build", tmp_path / "work")
+    selftest.run_selftest(config, ["ab"], [0, 15], 1)
+    src_a, src_b = (tmp_path / "build" / "selftest-src-a").resolve(), (tmp_path / "build" / "selftest-src-b").resolve()
+    assert (src_a / ".git").exists() and (src_b / ".git").exists()
+    assert built == [(0, src_a, ""), (0, src_b, "-b"), (15, src_b, "")]
+    a, aa_b = judged[0]
+    assert a == tmp_path / "out-0" / "state_bench" and aa_b == tmp_path / "out-0-b" / "state_bench"
