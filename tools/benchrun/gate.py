@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 from benchrun.errors import BenchRunError
+from perfgate import verdict
+from perfgate.errors import PerfGateError
 
 TOOLS_DIR = Path(__file__).resolve().parent.parent
 
@@ -31,20 +32,8 @@ def baseline(results: Path, out: Path, extra: list[str] | None = None) -> int:
 
 def suspect_benchmarks(report_dir: Path) -> list[str]:
     """Names of the benchmarks a confirmation pass should run again, from the last
-    check in `report_dir`: those marked regressed, and those whose first-pass
-    estimate is slower by more than half the threshold without being judged
-    regressed (six rounds cannot tell a real +10% from a noisy +6% here; the
-    confirmation's extra rounds can)."""
-    path = report_dir / "verdict.json"
+    check in `report_dir` (the suspect rule: perfgate.status.is_suspect)."""
     try:
-        verdict = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise BenchRunError(f"cannot read the gate's verdict {path}: {exc}") from exc
-    suspects = set()
-    for row in verdict.get("rows", []):
-        delta, threshold = row.get("delta_pct"), row.get("threshold")
-        undecided = (row.get("status") in ("noise", "unchanged") and delta is not None and threshold
-                     and delta > 50 * threshold)
-        if row.get("status") == "regressed" or undecided:
-            suspects.add(row["benchmark"])
-    return sorted(suspects)
+        return verdict.suspects(report_dir / "verdict.json")
+    except PerfGateError as exc:
+        raise BenchRunError(f"cannot read the gate's verdict ({exc})") from None

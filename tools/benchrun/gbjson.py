@@ -1,27 +1,22 @@
-"""Reading and merging Google Benchmark JSON files written by state_bench."""
+"""Google Benchmark JSON files of state_bench runs: read and written through perfgate's
+results module (one owner of the format), and merged across A/B rounds here."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from benchrun.errors import BenchRunError
+from perfgate import results
+from perfgate.errors import PerfGateError
 
 
 def load(path: Path) -> dict[str, Any]:
-    """Loads one Google Benchmark JSON file, or raises BenchRunError."""
+    """Loads and validates one Google Benchmark JSON file, or raises BenchRunError."""
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise BenchRunError(f"cannot read {path}: {exc.strerror}") from exc
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BenchRunError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
-        raise BenchRunError(f"{path} is not Google Benchmark JSON (no 'benchmarks' list)")
-    return data
+        return results.read_document(path)
+    except PerfGateError as exc:
+        raise BenchRunError(str(exc)) from None
 
 
 def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -51,7 +46,8 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def write(data: dict[str, Any], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    tmp.replace(path)
+    """Writes a Google Benchmark JSON document atomically, or raises BenchRunError."""
+    try:
+        results.write_document(data, path)
+    except PerfGateError as exc:
+        raise BenchRunError(str(exc)) from None

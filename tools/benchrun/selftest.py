@@ -46,6 +46,8 @@ from typing import Any, Callable
 from benchrun import ab, gate, gbjson, instr
 from benchrun.errors import BenchRunError
 from benchrun.runner import BenchBinary, RunSpec, run
+from perfgate import status, verdict as verdict_file
+from perfgate.errors import PerfGateError
 
 MODES = ("baseline", "ab", "instructions")
 # A cache-resident scan (about 250 ns an operation here): fine-grained enough for
@@ -159,9 +161,9 @@ def build_variant(config: Config, pct: int, source: Path | None = None, suffix: 
 
 def _verdict(report_dir: Path) -> dict[str, Any]:
     try:
-        return json.loads((report_dir / "verdict.json").read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise BenchRunError(f"cannot read the gate's verdict in {report_dir}: {exc}") from exc
+        return verdict_file.load_verdict(report_dir / "verdict.json")
+    except PerfGateError as exc:
+        raise BenchRunError(f"cannot read the gate's verdict in {report_dir}: {exc}") from None
 
 
 def _outcome(config: Config, mode: str, variant: Variant, index: int, code: int, report_dir: Path,
@@ -171,7 +173,7 @@ def _outcome(config: Config, mode: str, variant: Variant, index: int, code: int,
     verdict = _verdict(report_dir)
     metric = "instructions_per_op" if mode == "instructions" else "real_time"
     target_rows = [r for r in verdict["rows"] if r["benchmark"] == config.target and r["metric"] == metric]
-    target = target_rows[0] if target_rows else {"status": "missing", "delta_pct": None}
+    target = target_rows[0] if target_rows else {"status": status.MISSING, "delta_pct": None}
     others = sorted({r["benchmark"] for r in verdict["rows"]
                      if r.get("fails") and r["benchmark"] != config.target})
     return Trial(mode, variant.slowdown_pct, index, code, target["status"], target.get("delta_pct"),
@@ -243,7 +245,7 @@ def summarise(trials: list[Trial]) -> list[dict[str, Any]]:
             "slowdown_pct": pct,
             "trials": len(group),
             "failed": sum(1 for t in group if t.exit_code == 1),
-            "caught": sum(1 for t in group if t.target_status == "regressed"),
+            "caught": sum(1 for t in group if t.target_status == status.REGRESSED),
             "other_failures": sum(1 for t in group if t.other_failures),
             "target_delta_median_pct": round(statistics.median(deltas), 1) if deltas else None,
             "target_delta_min_pct": round(min(deltas), 1) if deltas else None,

@@ -3,7 +3,9 @@ the F-PERF-001 targets, and shows why.
 
 Data flows one way, one module per step:
 
-    load     files -> RunData (tidy pandas frames) and Targets     (load.py)
+    load     files -> RunData (tidy pandas frames) and Targets     (load.py: results.py, baseline.py,
+             one module per file format, each reading and            targets.py, verdict.py, history.py;
+             validating it                                           fileio.py)
     analyse  the statistics: medians, Mann-Whitney U, deltas        (analyse.py)
     decide   RunData x RunData x Targets -> Verdict (rows)          (decide.py)
     history  Verdict + RunData -> SQLite; trends -> DataFrame       (history.py)

@@ -15,6 +15,8 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from perfgate.fmt import fmt_ns
+
 # Canvas sizes in SVG units. The report's CSS scales each chart to the width of its
 # card (about 400 px in the three-column layout), so text stays near its nominal size.
 STRIP_W, STRIP_H = 400, 78
@@ -43,7 +45,6 @@ def slug(text: str) -> str:
 
 
 def _fmt(v: float) -> str:
-    from perfgate.render import fmt_ns  # local: render imports charts
     return fmt_ns(v)
 
 

@@ -17,12 +17,11 @@ Exit status: 0 pass, 1 regression or target breach (check only), 2 bad input or 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
-from perfgate import analyse, history, load, render
+from perfgate import analyse, baseline as baseline_file, history, render, results, selfbench, targets as targets_file
+from perfgate import verdict as verdict_file
 from perfgate.decide import Settings, Verdict, decide
 from perfgate.errors import PerfGateError
 
@@ -102,11 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     ann.add_argument("--verdict", type=Path, required=True)
 
     sb = sub.add_parser("selfbench", help="time check + HTML on 500 benchmarks x 10 reps with 1,000 runs of history")
-    sb.add_argument("--runs", type=int, default=3)
-    sb.add_argument("--benchmarks", type=int, default=500)
-    sb.add_argument("--repetitions", type=int, default=10)
-    sb.add_argument("--history-runs", type=int, default=1000)
-    sb.add_argument("--keep", type=Path, default=None, help="keep the generated inputs in this directory")
+    selfbench.add_arguments(sb)
     return parser
 
 
@@ -138,8 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "annotations":
         return cmd_annotations(args)
     if args.command == "selfbench":
-        from perfgate import bench_gate
-        return bench_gate.main(args)
+        return selfbench.main(args)
     raise PerfGateError(f"unknown command {args.command}")
 
 
@@ -147,28 +141,17 @@ def _history_path(args: argparse.Namespace) -> Path:
     return args.history if args.history is not None else args.report_dir / "history.sqlite"
 
 
-def _confirm_statuses(path: Path | None) -> dict[str, str] | None:
-    if path is None:
-        return None
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        return {row["benchmark"]: row["status"] for row in doc["rows"] if row.get("metric", "real_time") == "real_time"}
-    except FileNotFoundError:
-        raise PerfGateError(f"first-pass verdict file {path} does not exist") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise PerfGateError(f"first-pass verdict file {path} is not a perfgate verdict.json ({exc})") from None
-
-
 def cmd_check(args: argparse.Namespace) -> int:
-    targets = load.load_targets(args.targets)
-    baseline = load.load_baseline(args.baseline)
-    current = load.load_results(args.results)
-    instructions = load.load_instruction_verdict(args.instructions) if args.instructions else None
+    targets = targets_file.load_targets(args.targets)
+    baseline = baseline_file.load_baseline(args.baseline)
+    current = results.load_results(args.results)
+    instructions = verdict_file.load_instruction_verdict(args.instructions) if args.instructions else None
     threshold = args.threshold or targets.default_threshold or analyse.DEFAULT_THRESHOLD
     alpha = args.alpha or targets.alpha or analyse.DEFAULT_ALPHA
     settings = Settings(threshold=threshold, alpha=alpha, mode=args.mode,
                         fail_on_timing=not args.no_fail_on_timing,
-                        confirm_from=_confirm_statuses(args.confirm_from))
+                        confirm_from=(verdict_file.confirm_statuses(args.confirm_from)
+                                      if args.confirm_from else None))
     verdict = decide(baseline, current, targets, settings)
     _write_outputs(args, verdict, current, baseline, targets, instructions, record=not args.no_history)
     lines = render.console_lines(verdict, instructions)
@@ -178,9 +161,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     return verdict.exit_code
 
 
-def _write_outputs(args: argparse.Namespace, verdict: Verdict, current: load.RunData,
-                   baseline: load.RunData | None, targets: load.Targets,
-                   instructions: load.InstructionVerdict | None, record: bool) -> None:
+def _write_outputs(args: argparse.Namespace, verdict: Verdict, current: results.RunData,
+                   baseline: results.RunData | None, targets: targets_file.Targets,
+                   instructions: verdict_file.InstructionVerdict | None, record: bool) -> None:
     # The verdict files first: if the history cannot be written, CI still has them.
     report_dir: Path = args.report_dir
     hist = _history_path(args)
@@ -196,17 +179,17 @@ def _write_outputs(args: argparse.Namespace, verdict: Verdict, current: load.Run
                                          instructions=instructions))
 
 
-def _trends(hist: Path, current: load.RunData, benchmarks: list[str]):
+def _trends(hist: Path, current: results.RunData, benchmarks: list[str]):
     if not hist.exists():
         return None
     return history.trends(hist, benchmarks, profile=current.profile, last=render.TREND_POINTS)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    targets = load.load_targets(args.targets)
-    current = load.load_results(args.results, require_release=False)
-    baseline = load.load_baseline(args.baseline) if args.baseline else None
-    instructions = load.load_instruction_verdict(args.instructions) if args.instructions else None
+    targets = targets_file.load_targets(args.targets)
+    current = results.load_results(args.results, require_release=False)
+    baseline = baseline_file.load_baseline(args.baseline) if args.baseline else None
+    instructions = verdict_file.load_instruction_verdict(args.instructions) if args.instructions else None
     unjudged = Verdict("report", [], [], [], False, current.profile)
     trend_frame = _trends(_history_path(args), current,
                           render.relevant_benchmarks(unjudged, current, render.TREND_LIMIT))
@@ -217,32 +200,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_baseline(args: argparse.Namespace) -> int:
-    run = load.load_results(args.results)
-    build_type = run.ctx(load.CTX_BUILD_TYPE)
-    if build_type.lower() not in load.RELEASE_BUILD_TYPES:
-        raise PerfGateError(f"results file {args.results} does not say it comes from a Release build "
-                            f"(context {load.CTX_BUILD_TYPE} is {build_type or 'absent'}); refusing to make it a baseline")
-    if not run.profile:
-        raise PerfGateError(f"results file {args.results} has no statestore_profile; cannot name the baseline")
-    if run.ctx("statestore_slowdown") not in ("", "none") and not args.allow_slowdown:
-        raise PerfGateError(f"results file {args.results} was built with an injected slowdown "
-                            f"({run.ctx('statestore_slowdown')}); refusing to make it a baseline")
-    out = args.out or REPO_ROOT / "baselines" / f"{run.profile}.json"
-    doc = json.loads(Path(args.results).read_text(encoding="utf-8"))
-    baseline = {
-        "format_version": load.BASELINE_FORMAT_VERSION,
-        "profile": run.profile,
-        "machine": run.machine,
-        "commit": run.commit,
-        "dirty": run.ctx("statestore_git_dirty"),
-        "compiler": run.ctx("statestore_compiler"),
-        "cxx_flags": run.ctx("statestore_cxx_flags"),
-        "recorded_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
-        "source": str(args.results),
-        "context": doc.get("context", {}),
-        "benchmarks": doc["benchmarks"],
-    }
-    render.write_text(Path(out), json.dumps(baseline, indent=1) + "\n")
+    run, doc = baseline_file.make_baseline(args.results, allow_slowdown=args.allow_slowdown)
+    out = Path(args.out or REPO_ROOT / "baselines" / f"{run.profile}.json")
+    baseline_file.write_baseline(doc, out)
     if run.ctx("statestore_git_dirty") == "true":
         print("perfgate: warning: the results come from a working tree with uncommitted changes", file=sys.stderr)
     print(f"perfgate: wrote baseline {out} (profile {run.profile}, {len(run.order)} benchmarks, "
@@ -252,7 +212,7 @@ def cmd_baseline(args: argparse.Namespace) -> int:
 
 def cmd_history(args: argparse.Namespace) -> int:
     if args.history_command == "add":
-        run = load.load_results(args.results)
+        run = results.load_results(args.results)
         run_id = history.record(args.history, run, mode="manual")
         print(f"perfgate: recorded run {run_id} ({len(run.order)} benchmarks) in {args.history}")
         return 0
@@ -270,12 +230,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_annotations(args: argparse.Namespace) -> int:
-    try:
-        doc = json.loads(Path(args.verdict).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PerfGateError(f"verdict file {args.verdict} does not exist") from None
-    except (OSError, ValueError) as exc:
-        raise PerfGateError(f"verdict file {args.verdict} is not valid JSON ({exc})") from None
+    doc = verdict_file.load_verdict(args.verdict)
     for line in render.annotations(doc):
         print(line)
     return 0

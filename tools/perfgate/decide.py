@@ -45,13 +45,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from perfgate import analyse
+from perfgate import analyse, status
 from perfgate.errors import PerfGateError
-from perfgate.load import EMPTY_TARGETS, RunData, Target, Targets
+from perfgate.results import RunData
+from perfgate.targets import EMPTY_TARGETS, Target, Targets
 
-FAILING_RELATIVE = frozenset({"regressed", "missing"})
-STATUS_ORDER = ["regressed", "breach", "missing", "insufficient", "noise", "improved", "skipped", "new",
-                "unchanged", "ok"]
+FAILING_RELATIVE = status.FAILING_RELATIVE
+STATUS_ORDER = status.ORDER
 
 
 @dataclass
@@ -197,8 +197,7 @@ def _regression_brief(r: VerdictRow) -> str:
     return f"{r.benchmark}{metric} {r.delta_pct:+.1f}%{p}"
 
 
-def status_rank(status: str) -> int:
-    return STATUS_ORDER.index(status) if status in STATUS_ORDER else len(STATUS_ORDER)
+status_rank = status.rank
 
 
 # --------------------------------------------------------------------------- decide
@@ -266,7 +265,8 @@ def is_instruction_run(run: RunData) -> bool:
 def _relative_rows(baseline: RunData, current: RunData, targets: Targets, settings: Settings,
                    cross_machine: bool) -> list[VerdictRow]:
     rows: list[VerdictRow | _Pending] = []
-    names = list(current.order) + [b for b in baseline.order if b not in set(current.order)]
+    in_current = set(current.order)
+    names = list(current.order) + [b for b in baseline.order if b not in in_current]
     for name in names:
         in_base, in_cur = baseline.has(name), current.has(name)
         if name in current.skipped:
@@ -275,7 +275,7 @@ def _relative_rows(baseline: RunData, current: RunData, targets: Targets, settin
         if not in_cur:
             if in_base:
                 rows.append(VerdictRow(name, "real_time", "missing", fails=settings.fail_on_timing,
-                                       baseline=_center(baseline, name, "real_time"),
+                                       baseline=baseline.center(name, "real_time"),
                                        note="in the baseline but not in the results"))
             continue  # skipped in the baseline and absent now: nothing to say
         metrics = [m for m in analyse.METRIC_RULES if m in current.metrics_of(name)
@@ -284,7 +284,7 @@ def _relative_rows(baseline: RunData, current: RunData, targets: Targets, settin
             rule = analyse.METRIC_RULES[metric]
             if not in_base or metric not in baseline.metrics_of(name):
                 note = f"skipped in the baseline: {baseline.skipped[name]}" if name in baseline.skipped else ""
-                rows.append(VerdictRow(name, metric, "new", current=_center(current, name, metric), note=note,
+                rows.append(VerdictRow(name, metric, "new", current=current.center(name, metric), note=note,
                                        n_current=len(current.values(name, metric))))
                 continue
             fallback = rule.default_threshold if rule.default_threshold is not None else settings.threshold
@@ -298,17 +298,6 @@ def _relative_rows(baseline: RunData, current: RunData, targets: Targets, settin
          for i in tests])))
     return [_judge(*r, baseline, current, settings, cross_machine, pvalues.get(i)) if isinstance(r, _Pending)
             else r for i, r in enumerate(rows)]
-
-
-def _center(run: RunData, name: str, metric: str) -> float | None:
-    values = run.values(name, metric)
-    if len(values):
-        return analyse.statistic(values, "median")
-    for stat in ("median", "mean"):
-        value = run.aggregate(name, metric, stat)
-        if value is not None:
-            return value
-    return None
 
 
 def _paired_rounds(baseline: RunData, current: RunData, name: str,
@@ -330,8 +319,8 @@ def _judge(name: str, metric: str, rule: analyse.MetricRule, threshold: float, b
         cmp = analyse.compare_paired(*pairs)
     else:
         cmp = analyse.compare(baseline.values(name, metric), current.values(name, metric), u_test=rule.u_test,
-                              base_median=_center(baseline, name, metric),
-                              current_median=_center(current, name, metric), p_value=p_value)
+                              base_median=baseline.center(name, metric),
+                              current_median=current.center(name, metric), p_value=p_value)
     beyond = abs(cmp.delta) > threshold
     note = ""
     if not beyond:

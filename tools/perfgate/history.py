@@ -29,7 +29,7 @@ from typing import Iterator
 import pandas as pd
 
 from perfgate.errors import PerfGateError
-from perfgate.load import RunData
+from perfgate.results import RunData
 
 SCHEMA_VERSION = 1
 # How long a writer waits for another writer's transaction before giving up.
@@ -72,6 +72,10 @@ CREATE INDEX IF NOT EXISTS samples_run ON samples(run_id);
 CREATE INDEX IF NOT EXISTS runs_profile ON runs(profile, id);
 CREATE INDEX IF NOT EXISTS runs_recorded ON runs(recorded_at);
 """
+
+# The columns of a run, in the order insert_run takes them.
+RUN_COLUMNS = ("recorded_at", "run_date", "commit_sha", "branch", "dirty", "machine", "profile", "build_type",
+               "compiler", "mode", "verdict", "source")
 
 # Metrics kept in the history: the ones the report charts or issue 6 gates on.
 RECORDED_METRICS = ("real_time", "allocs_per_op", "p99_ns", "instructions_per_op")
@@ -126,13 +130,10 @@ def record(path: Path | str, run: RunData, *, mode: str = "baseline", verdict: s
     with connect(path) as conn:
         try:
             conn.execute("BEGIN IMMEDIATE")
-            cur = conn.execute(
-                "INSERT INTO runs (recorded_at, run_date, commit_sha, branch, dirty, machine, profile, build_type,"
-                " compiler, mode, verdict, source) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (recorded_at or _utcnow(), run.ctx("date"), run.commit, run.ctx("statestore_git_branch"),
-                 run.ctx("statestore_git_dirty"), run.machine, run.profile, run.ctx("statestore_build_type"),
-                 run.ctx("statestore_compiler"), mode, verdict, run.path))
-            run_id = int(cur.lastrowid)
+            run_id = insert_run(conn, (recorded_at or _utcnow(), run.ctx("date"), run.commit,
+                                       run.ctx("statestore_git_branch"), run.ctx("statestore_git_dirty"),
+                                       run.machine, run.profile, run.ctx("statestore_build_type"),
+                                       run.ctx("statestore_compiler"), mode, verdict, run.path))
             conn.executemany(
                 "INSERT INTO samples (run_id, benchmark, metric, repetition, value) VALUES (?,?,?,?,?)",
                 ((run_id, b, m, int(r), float(v)) for b, m, r, v in samples.itertuples(index=False)))
@@ -152,6 +153,15 @@ def record(path: Path | str, run: RunData, *, mode: str = "baseline", verdict: s
         # (CI pushes it to a branch) carries this run even if a reader still holds the WAL.
         conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
     return run_id
+
+
+def insert_run(conn: sqlite3.Connection, values: tuple, run_id: int | None = None) -> int:
+    """Inserts one row of `runs` (values in RUN_COLUMNS order) inside the caller's
+    transaction; returns its id (`run_id`, or the next free one)."""
+    columns = ("id", *RUN_COLUMNS) if run_id is not None else RUN_COLUMNS
+    row = (run_id, *values) if run_id is not None else tuple(values)
+    cur = conn.execute(f"INSERT INTO runs ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", row)
+    return int(cur.lastrowid or 0)
 
 
 def list_runs(path: Path | str, limit: int | None = None) -> pd.DataFrame:

@@ -8,9 +8,7 @@ single file works offline from a downloaded CI artifact.
 
 from __future__ import annotations
 
-import json
 import math
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -18,14 +16,19 @@ from typing import Any
 import jinja2
 import pandas as pd
 
-from perfgate import charts
-from perfgate.decide import TargetRow, Verdict, VerdictRow, status_rank
-from perfgate.errors import PerfGateError
-from perfgate.load import InstructionRow, InstructionVerdict, RunData, Targets
+from perfgate import charts, fileio, status, verdict as verdict_file
+from perfgate.decide import TargetRow, Verdict, VerdictRow
+from perfgate.fmt import fmt_count, fmt_instr, fmt_ns, fmt_p, fmt_value
+from perfgate.results import RunData
+from perfgate.targets import Targets
+from perfgate.verdict import InstructionRow, InstructionVerdict
+
+__all__ = ["fmt_count", "fmt_instr", "fmt_ns", "fmt_p", "fmt_value", "write_text", "verdict_json"]
+status_rank = status.rank
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # Rows of the summary.md: only these statuses matter to a reviewer.
-SUMMARY_STATUSES = ("regressed", "breach", "missing", "insufficient", "improved", "noise")
+SUMMARY_STATUSES = status.FLAGGED
 # Bounds that keep report.html small for 500-benchmark runs: per-benchmark strip
 # charts for the most relevant CHART_LIMIT benchmarks, trend charts for TREND_LIMIT,
 # each over at most TREND_POINTS runs of history.
@@ -36,58 +39,16 @@ TREND_POINTS = 120
 # them): a reviewer's eye should land on what changed.
 HIDE_UNCHANGED_ABOVE = 20
 # Instruction rows listed in summary.md under the instruction line: those that fail that check.
-INSTRUCTION_SUMMARY_STATUSES = ("regressed", "missing")
+INSTRUCTION_SUMMARY_STATUSES = (status.REGRESSED, status.MISSING)
 
 
 # --------------------------------------------------------------------------- formatting
-
-def fmt_ns(value: float | None) -> str:
-    """61.2 ns, 12.3 us, 4.56 ms, 1.23 s."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "-"
-    for unit, scale in (("s", 1e9), ("ms", 1e6), ("us", 1e3)):
-        if abs(value) >= scale:
-            return f"{value / scale:.3g} {unit}" if value / scale < 100 else f"{value / scale:.0f} {unit}"
-    return f"{value:.3g} ns" if abs(value) < 100 else f"{value:.0f} ns"
-
-
-def fmt_value(value: float | None, metric: str) -> str:
-    if metric in ("real_time", "cpu_time", "median", "mean", "p99", "p99_ns", "p50_ns", "p999_ns"):
-        return fmt_ns(value)
-    if value is None:
-        return "-"
-    return f"{value:.4g}"
-
-
-def fmt_count(value: float | None) -> str:
-    """Allocation counts: 0, 0.5, 1.25, 495, 4,880; amortised tiny ones as 2.3e-05."""
-    if value is None:
-        return "-"
-    if value == 0:
-        return "0"
-    if abs(value) < 0.01:
-        return f"{value:.1e}"
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
-
 
 def fmt_delta(row: VerdictRow) -> str:
     """+12.3%; in A/B mode "+12.3% paired" (the median per-round ratio, not the ratio of the medians)."""
     if row.delta_pct is None:
         return "-"
     return f"{row.delta_pct:+.1f}%" + (" paired" if row.paired else "")
-
-
-def fmt_instr(value: float | None) -> str:
-    """Instructions per operation: 89.3, 3,692, 914,506."""
-    if value is None or not math.isfinite(value):
-        return "-"
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.1f}"
-
-
-def fmt_p(p: float | None) -> str:
-    if p is None:
-        return "-"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def fmt_target(t: TargetRow) -> str:
@@ -224,18 +185,8 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def verdict_json(verdict: Verdict, run: RunData, baseline: RunData | None,
-                 instructions: InstructionVerdict | None = None) -> str:
-    doc = verdict.to_dict()
-    doc["results"] = {"path": run.path, "commit": run.commit, "machine": run.machine, "profile": run.profile}
-    doc["baseline"] = None if baseline is None else {
-        "path": baseline.path, "commit": baseline.commit, "machine": baseline.machine, "profile": baseline.profile,
-        "recorded_at": baseline.date}
-    # Shown beside the wall-time verdict, not part of it: "verdict" and "exit_code" above ignore it.
-    doc["instructions"] = None if instructions is None else {
-        "path": instructions.path, "verdict": instructions.verdict, "headline": instructions.headline,
-        "counts": instructions.counts}
-    return json.dumps(doc, indent=1, allow_nan=False) + "\n"
+# verdict.json belongs to its format's module; the name stays for callers.
+verdict_json = verdict_file.dumps
 
 
 def annotations(verdict_doc: dict) -> list[str]:
@@ -263,21 +214,8 @@ def annotations(verdict_doc: dict) -> list[str]:
 
 # --------------------------------------------------------------------------- files
 
-def write_text(path: Path, text: str) -> None:
-    """Writes atomically (temp file + rename), so a reader never sees half a report."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        blocker = next((p for p in (path.parent, *path.parent.parents) if p.exists()), path.parent)
-        raise PerfGateError(f"cannot write {path}: {blocker} is a file, not a directory") from None
-    except OSError as exc:
-        raise PerfGateError(f"cannot write {path}: {exc.strerror or exc}") from None
-    try:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        raise PerfGateError(f"cannot write {path}: {exc.strerror or exc}") from None
+# One atomic-write helper for every output (fileio); the name stays for callers.
+write_text = fileio.write_atomic
 
 
 # --------------------------------------------------------------------------- HTML
@@ -306,7 +244,7 @@ def _table_rows(verdict: Verdict, current: RunData, baseline: RunData | None,
         if name not in seen:
             seen.add(name)
             status = "skipped" if name in current.skipped else "unjudged"
-            row = VerdictRow(name, "real_time", status, current=_median(current, name, "real_time"),
+            row = VerdictRow(name, "real_time", status, current=current.center(name, "real_time"),
                              n_current=len(current.values(name, "real_time")),
                              note=current.skipped.get(name, ""))
             rows.append(_table_row(name, row, targets_by_bench.get(name, []), current, instr_rows.get(name)))
@@ -316,14 +254,6 @@ def _table_rows(verdict: Verdict, current: RunData, baseline: RunData | None,
     return rows
 
 
-def _median(run: RunData, name: str, metric: str) -> float | None:
-    vals = run.values(name, metric)
-    if len(vals):
-        return float(pd.Series(vals).median())
-    median = run.aggregate(name, metric, "median")
-    return median if median is not None else run.aggregate(name, metric, "mean")
-
-
 def _table_row(name: str, r: VerdictRow, targets: list[TargetRow], current: RunData,
                instr: InstructionRow | None = None) -> dict[str, Any]:
     breach = [t for t in targets if t.status == "breach"]
@@ -331,7 +261,7 @@ def _table_row(name: str, r: VerdictRow, targets: list[TargetRow], current: RunD
     if breach and status_rank("breach") < status_rank(status):
         status = "breach"
     allocs = _max(current.values(name, "allocs_per_op")) if r.metric == "real_time" else None
-    p99 = _median(current, name, "p99_ns") if r.metric == "real_time" else None
+    p99 = current.center(name, "p99_ns") if r.metric == "real_time" else None
     target_text = "; ".join(f"{fmt_target(t)}" + (" ✗" if t.status == "breach" else " ✓" if t.status == "ok" else "")
                             for t in targets)
     is_time = r.metric == "real_time"
@@ -385,7 +315,7 @@ def _max(values) -> float | None:
     return float(max(values)) if len(values) else None
 
 
-FLAGGED = frozenset({"regressed", "breach", "missing", "insufficient", "noise", "improved"})
+FLAGGED = status.FLAGGED
 
 
 def relevant_benchmarks(verdict: Verdict, current: RunData, limit: int) -> list[str]:
@@ -409,13 +339,13 @@ def relevant_benchmarks(verdict: Verdict, current: RunData, limit: int) -> list[
 def peer_rows(targets: Targets, current: RunData) -> list[dict[str, Any]]:
     rows = []
     for group in targets.peers:
-        ours = _median(current, group.ours, "real_time") if current.has(group.ours) else None
+        ours = current.center(group.ours, "real_time") if current.has(group.ours) else None
         if ours is None:
             continue
         for peer in group.peers:
             if not current.has(peer):
                 continue
-            theirs = _median(current, peer, "real_time")
+            theirs = current.center(peer, "real_time")
             if not theirs:
                 continue
             ratio = ours / theirs
@@ -484,7 +414,7 @@ def html_report(verdict: Verdict | None, current: RunData, baseline: RunData | N
         for name, grp in trend_frame.groupby("benchmark", sort=False):
             if name not in trend_names:
                 continue
-            base_median = _median(baseline, name, "real_time") if baseline is not None and baseline.has(name) else None
+            base_median = baseline.center(name, "real_time") if baseline is not None and baseline.has(name) else None
             trend_charts.append(charts.trend_chart(name, grp.tail(TREND_POINTS), base_median,
                                                    targets_by_bench.get(name), current.machine))
         trend_charts.sort(key=lambda c: trend_names.index(c["name"]))

@@ -236,6 +236,7 @@ def test_the_confirmation_pass_takes_regressions_and_slower_undecided_rows_only(
         {"benchmark": "g", "status": "unchanged", "delta_pct": 6.0, "threshold": 0.15},
         {"benchmark": "h", "status": "new", "delta_pct": None, "threshold": 0.1},
     ]
+    rows = [dict(r, metric="real_time") for r in rows]
     (tmp_path / "verdict.json").write_text(json.dumps({"rows": rows}))
     assert gate.suspect_benchmarks(tmp_path) == ["a", "b", "f"]
 
