@@ -6,6 +6,7 @@
 #                  (= tools/perf-gate, which exits with the gate's exact code)
 #   make test
 #   make perf-baseline [PROFILE=...]   write baselines/<profile>.json for review
+#   make perf-trends [HISTORY=...]     reports/trends.html + changes.json from the run history
 #   make bench | report | perf-gate-selftest | clean
 
 PROFILE ?= quick
@@ -18,6 +19,8 @@ GATE := PYTHONPATH=tools $(PYTHON) -m perfgate
 BENCHRUN := PYTHONPATH=tools $(PYTHON) -m benchrun
 GATE_ARGS ?=
 SELFTEST_ARGS ?=
+HISTORY ?= $(REPORT_DIR)/history.sqlite
+TRENDS_ARGS ?=
 
 RELEASE_DIR := $(BUILD_DIR)/release
 ASAN_DIR := $(BUILD_DIR)/asan
@@ -31,7 +34,7 @@ RESULTS := $(REPORT_DIR)/results-$(PROFILE).json
 BASELINE := baselines/$(PROFILE).json
 
 .PHONY: all setup setup-test build build-asan build-slowdown test test-cpp test-python lint-workflow \
-        bench perf-gate perf-baseline report perf-gate-selftest clean
+        bench perf-gate perf-baseline report perf-gate-selftest perf-trends clean
 
 all: build
 
@@ -122,6 +125,10 @@ perf-baseline: bench
 
 report:
 	@$(GATE) report --results $(RESULTS) --report-dir $(REPORT_DIR)
+
+# The trend site of the run history: reports/trends.html and changes.json (change points).
+perf-trends:
+	@$(GATE) trends --history $(HISTORY) --out $(REPORT_DIR) --summary $(REPORT_DIR)/trends-summary.md $(TRENDS_ARGS)
 
 perf-gate-selftest: build
 	@$(BENCHRUN) selftest --build-dir $(BUILD_DIR) --report-dir $(REPORT_DIR) $(SELFTEST_ARGS)

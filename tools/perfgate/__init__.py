@@ -11,6 +11,10 @@ Data flows one way, one module per step:
     history  Verdict + RunData -> SQLite; trends -> DataFrame       (history.py)
     render   Verdict (+ trends) -> console, summary.md,             (render.py, charts.py,
              verdict.json, report.html                               templates/)
+    trends   history -> series, change points -> trends.html,       (trends.py, changepoints.py,
+             changes.json                                            templates/trends.*)
+    upkeep   compact / merge the history, sync it to a branch;       (compaction.py, history_sync.py,
+             shard plans and the merge of shard results              merge.py)
 
 The CLI (cli.py) only parses arguments and calls in; __main__ maps the one
 project exception (errors.PerfGateError) to exit status 2.

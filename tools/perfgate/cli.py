@@ -97,6 +97,21 @@ def build_parser() -> argparse.ArgumentParser:
     hprune.add_argument("--older-than", type=float, default=None, metavar="DAYS",
                         help="delete runs recorded more than DAYS ago")
 
+    hcompact = hsub.add_parser("compact", help="keep repetitions of the newest N runs per profile, summaries of all")
+    hcompact.add_argument("--history", type=Path, default=DEFAULT_REPORT_DIR / "history.sqlite")
+    hcompact.add_argument("--keep-samples", type=int, default=None, metavar="N", help="default 200")
+    hmerge = hsub.add_parser("merge", help="add the runs of another copy of the history that this one lacks")
+    hmerge.add_argument("--history", type=Path, default=DEFAULT_REPORT_DIR / "history.sqlite")
+    hmerge.add_argument("--from", dest="other", type=Path, required=True)
+    from perfgate import history_sync
+    history_sync.add_arguments(hsub.add_parser("sync", help="merge into a git branch's history file and push it "
+                                                             "(retried; never drops a concurrent run)"))
+
+    from perfgate import merge, trends
+    trends.add_arguments(sub.add_parser("trends", help="write trends.html and changes.json from the history"))
+    merge.add_arguments(sub.add_parser("shards", help="deal a profile's benchmarks to N shards by measured duration"),
+                        sub.add_parser("merge", help="merge the shards' results files into one"))
+
     ann = sub.add_parser("annotations", help="print GitHub ::error/::warning lines for a verdict.json")
     ann.add_argument("--verdict", type=Path, required=True)
 
@@ -132,6 +147,13 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_history(args)
     if args.command == "annotations":
         return cmd_annotations(args)
+    if args.command == "trends":
+        from perfgate import trends
+        return trends.command(args, DEFAULT_TARGETS)
+    if args.command in ("shards", "merge"):
+        from perfgate import merge
+        return merge.command_shards(args, REPO_ROOT / "baselines") if args.command == "shards" \
+            else merge.command_merge(args)
     if args.command == "selfbench":
         return selfbench.main(args)
     raise PerfGateError(f"unknown command {args.command}")
@@ -224,6 +246,12 @@ def cmd_history(args: argparse.Namespace) -> int:
         frame["commit_sha"] = frame["commit_sha"].fillna("").str[:12]
         print(frame.to_string(index=False))
         return 0
+    if args.history_command == "sync":
+        from perfgate import history_sync
+        return history_sync.command(args)
+    if args.history_command in ("compact", "merge"):
+        from perfgate import compaction
+        return compaction.command(args)
     deleted = history.prune(args.history, keep=args.keep, older_than_days=args.older_than)
     print(f"perfgate: pruned {deleted} run(s) from {args.history}")
     return 0
