@@ -1,10 +1,8 @@
 #include "statestore/inmemory_state_store.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cstdlib>
 #include <new>
-#include <random>
 #include <string>
 #include <utility>
 
@@ -14,29 +12,6 @@ namespace statestore {
 namespace inmemory_internal {
 namespace {
 
-std::uint64_t SplitMix64(std::uint64_t& state) {
-  std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-std::uint64_t ProcessSeed() {
-  static const std::uint64_t seed = [] {
-    std::uint64_t s = 0;
-    try {
-      std::random_device device;
-      s = (std::uint64_t{device()} << 32) ^ device();
-    } catch (...) {
-      // No entropy source: fall back to address-space randomisation.
-    }
-    static int anchor;
-    s ^= reinterpret_cast<std::uintptr_t>(&anchor) ^ reinterpret_cast<std::uintptr_t>(&s);
-    return s;
-  }();
-  return seed;
-}
-
 // Records up to this size share chunks; larger ones get a chunk of their own
 // so that a chunk tail is never wasted on them.
 constexpr std::size_t kFirstChunkSize = 4 * 1024;
@@ -44,24 +19,6 @@ constexpr std::size_t kMaxChunkSize = 1024 * 1024;
 constexpr std::size_t kOwnChunkThreshold = kMaxChunkSize / 4;
 
 }  // namespace
-
-HashSecret NewHashSecret() {
-  static std::atomic<std::uint64_t> instances{0};
-  std::uint64_t state = ProcessSeed() + instances.fetch_add(1, std::memory_order_relaxed) * 0x2545f4914f6cdd1dULL;
-  HashSecret secret;
-  secret.seed = SplitMix64(state);
-  // An odd multiplier keeps Mum() from collapsing on a zero operand.
-  secret.mix = SplitMix64(state) | 1;
-  return secret;
-}
-
-HashSecret HashSecretFromSeed(std::uint64_t seed) {
-  std::uint64_t state = seed;
-  HashSecret secret;
-  secret.seed = SplitMix64(state);
-  secret.mix = SplitMix64(state) | 1;
-  return secret;
-}
 
 void FreeDeleter::operator()(void* p) const { std::free(p); }
 
@@ -121,10 +78,10 @@ constexpr std::uint64_t kEmptyTable[1] = {0};
 }  // namespace
 
 InMemoryStateStore::InMemoryStateStore()
-    : secret_(inmemory_internal::NewHashSecret()), slots_(kEmptyTable) {}
+    : secret_(internal::HashSecretFromSeed(internal::InstanceHashSeed())), slots_(kEmptyTable) {}
 
 InMemoryStateStore::InMemoryStateStore(FixedHashSeed seed)
-    : secret_(inmemory_internal::HashSecretFromSeed(seed.value)), fixed_seed_(seed.value), slots_(kEmptyTable) {}
+    : secret_(internal::HashSecretFromSeed(seed.value)), fixed_seed_(seed.value), slots_(kEmptyTable) {}
 
 InMemoryStateStore::~InMemoryStateStore() = default;
 
@@ -417,6 +374,17 @@ std::size_t InMemoryStateStore::longest_probe_distance() const {
     longest = std::max(longest, (i - home) & slot_mask_);
   }
   return longest;
+}
+
+std::size_t InMemoryStateStore::total_probe_distance() const {
+  if (!slots_owner_) return 0;
+  std::size_t total = 0;
+  for (std::size_t i = 0; i <= slot_mask_; ++i) {
+    const std::uint64_t s = slots_[i];
+    if (s == kEmptySlot || s == kTombstone) continue;
+    total += (i - (Hash(SlotEntry(s)->key()) & slot_mask_)) & slot_mask_;
+  }
+  return total;
 }
 
 }  // namespace statestore

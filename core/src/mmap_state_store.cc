@@ -25,7 +25,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <random>
 #include <vector>
 
 #include "statestore/snapshot_format.h"
@@ -40,7 +39,10 @@ using mmap_internal::RecordKey;
 using mmap_internal::RecordValue;
 
 constexpr char kMagic[8] = {'S', 'S', 'T', 'M', 'M', 'A', 'P', '\0'};
-constexpr std::uint32_t kFormatVersion = 1;
+// Version 2: the key hash became XXH3 with a secret derived from the seed
+// (version 1 used a hand-written multiply hash; its files are refused, as
+// their on-file index is laid out by the old hash).
+constexpr std::uint32_t kFormatVersion = 2;
 
 // Header page layout (byte offsets). Everything not listed is zero.
 constexpr std::size_t kHeaderSize = 4096;  // the data region starts here
@@ -330,12 +332,8 @@ Status MmapStateStore::CreateFile(const std::string& file_path, std::uint64_t in
   s = store->PopulateFrom(0, kMaxCreatePopulateBytes);
   if (!s.ok()) return s;
 
-  std::uint64_t seed = hash_seed;
-  if (seed == 0) {
-    std::random_device random;
-    seed = (std::uint64_t{random()} << 32) ^ random();
-    if (seed == 0) seed = 1;  // 0 means "draw one"; keep the file's seed distinct from that
-  }
+  // 0 means "draw one"; a drawn seed is never 0.
+  const std::uint64_t seed = hash_seed != 0 ? hash_seed : internal::RandomHashSeed();
   char* base = store->base_;
   std::memcpy(base, kMagic, sizeof kMagic);
   StoreU32(base + kVersionOffset, kFormatVersion);
@@ -343,6 +341,7 @@ Status MmapStateStore::CreateFile(const std::string& file_path, std::uint64_t in
   StoreU64(base + kSeedOffset, seed);
   StoreU64(base + kStaticChecksumOffset, XXH3_64bits(base, kStaticChecksumOffset));
   store->hash_seed_ = seed;
+  store->hash_secret_ = internal::HashSecretFromSeed(seed);
   store->SetGeometry(data_capacity, index_slots);
   store->WriteGeometry();
   store->PublishCommittedEnd(0);
@@ -423,6 +422,11 @@ Status MmapStateStore::Load(std::uint64_t file_size) {
   const char* base = base_;
   if (std::memcmp(base, kMagic, sizeof kMagic) != 0) return Corrupt("not a statestore mmap file (bad magic)");
   const std::uint32_t version = LoadU32(base + kVersionOffset);
+  if (version == 1) {
+    return Status::InvalidArgument(path_, "unsupported format version 1 (written before the key hash became "
+                                          "keyed XXH3; this build reads version 2: snapshot the store with the "
+                                          "build that wrote it and restore the snapshot into a new file)");
+  }
   if (version != kFormatVersion) {
     return Status::InvalidArgument(path_, "unsupported format version " + std::to_string(version) +
                                               " (this build reads version " + std::to_string(kFormatVersion) +
@@ -466,6 +470,7 @@ Status MmapStateStore::Load(std::uint64_t file_size) {
   if (clean && clean_check != CleanCheck(base)) return Corrupt("clean-close record checksum mismatch");
 
   hash_seed_ = LoadU64(base + kSeedOffset);
+  hash_secret_ = internal::HashSecretFromSeed(hash_seed_);
   SetGeometry(data_capacity, index_slots);
   // Finish an overwrite a crash interrupted before the records are checked:
   // until then its record may be torn.
@@ -618,6 +623,22 @@ void MmapStateStore::BuildOrderedIndex() const {
 }
 
 // ---------------------------------------------------------------- hash index
+
+std::size_t MmapStateStore::longest_probe_distance() const {
+  std::uint64_t longest = 0;
+  for (std::uint64_t i = 0; i < index_slots_; ++i) {
+    if (index_[i] != 0) longest = std::max(longest, (i - HomeOf(index_[i])) & index_mask_);
+  }
+  return longest;
+}
+
+std::size_t MmapStateStore::total_probe_distance() const {
+  std::uint64_t total = 0;
+  for (std::uint64_t i = 0; i < index_slots_; ++i) {
+    if (index_[i] != 0) total += (i - HomeOf(index_[i])) & index_mask_;
+  }
+  return total;
+}
 
 std::uint64_t MmapStateStore::HomeOf(std::uint64_t slot_value) const {
   return (slot_value >> kOffsetBits) >> index_shift_;
@@ -917,6 +938,7 @@ void MmapStateStore::SwapContents(MmapStateStore& other) {
   std::swap(index_mask_, other.index_mask_);
   std::swap(index_shift_, other.index_shift_);
   std::swap(hash_seed_, other.hash_seed_);
+  std::swap(hash_secret_, other.hash_secret_);
   std::swap(committed_end_, other.committed_end_);
   std::swap(live_count_, other.live_count_);
   std::swap(live_bytes_, other.live_bytes_);

@@ -1019,11 +1019,20 @@ TEST_CASE("a corrupted header byte gives a clear error naming the file", "[mmap]
   }
   // A version from the future is refused as such, not as corruption.
   std::string future = good;
-  future[8] = 2;
+  future[8] = 3;
   WriteFile(path, future);
   const Status s = OpenStatus(path);
   CHECK(s.IsInvalidArgument());
-  CHECK(s.message() == path + ": unsupported format version 2 (this build reads version 1)");
+  CHECK(s.message() == path + ": unsupported format version 3 (this build reads version 2)");
+  // A version-1 file (the old key hash) is refused with what to do about it.
+  std::string old_hash = good;
+  old_hash[8] = 1;
+  WriteFile(path, old_hash);
+  const Status old_status = OpenStatus(path);
+  CHECK(old_status.IsInvalidArgument());
+  CHECK(old_status.message() ==
+        path + ": unsupported format version 1 (written before the key hash became keyed XXH3; this build reads "
+               "version 2: snapshot the store with the build that wrote it and restore the snapshot into a new file)");
   // The journal image area is read only while the journal word is set.
   for (std::size_t offset : {std::size_t{1024}, std::size_t{3000}, std::size_t{4095}}) {
     std::string scribbled = good;

@@ -21,10 +21,11 @@
 // Guarantees:
 //  - get(), contains(), range(), prefix_scan() and the for_each_* templates
 //    never allocate.
-//  - Hashing (wyhash-style, 128-bit multiply) is keyed by a per-instance
-//    secret derived from a per-process std::random_device seed and an
-//    instance counter, so keys crafted against one store's secret (or
-//    against a fixed hash) do not build long probe chains in another store.
+//  - Hashing is XXH3-64 keyed by a per-instance 192-byte secret
+//    (internal/key_hash.h, core/doc/key_hash.md) derived from a per-process
+//    std::random_device seed and an instance counter, so keys crafted against
+//    one store's secret, or against XXH3 itself, do not build long probe
+//    chains in another store.
 //  - put(), del() and restore() either complete or leave the store exactly
 //    as it was (including on allocation failure, reported as
 //    ResourceExhausted).
@@ -76,71 +77,20 @@
 
 #include "absl/container/btree_set.h"
 #include "statestore/byte_io.h"
+#include "statestore/internal/key_hash.h"
 #include "statestore/state_store.h"
 #include "statestore/status.h"
 
 namespace statestore {
 
 // Internals shared by the inline parts of InMemoryStateStore. Not part of the
-// public API; other backends may reuse KeyPrefix/HashBytes.
+// public API; other backends may reuse KeyPrefix.
 namespace inmemory_internal {
 
 static_assert(sizeof(void*) == 8, "InMemoryStateStore packs 48-bit addresses into 64-bit slots");
 
 using byte_io::LoadU32;
 using byte_io::LoadU64;
-
-// 64x64 -> 128-bit multiply folded to 64 bits (the "mum" mix of wyhash).
-inline std::uint64_t Mum(std::uint64_t a, std::uint64_t b) {
-  const unsigned __int128 r = static_cast<unsigned __int128>(a) * b;
-  return static_cast<std::uint64_t>(r) ^ static_cast<std::uint64_t>(r >> 64);
-}
-
-// The per-instance secret that keys the hash function.
-struct HashSecret {
-  std::uint64_t seed = 0;
-  std::uint64_t mix = 0;
-};
-
-// A fresh secret: a per-process random seed (std::random_device, drawn once)
-// stepped through splitmix64 by a per-process instance counter.
-HashSecret NewHashSecret();
-// The secret derived from `seed` alone (splitmix64), the same in every run.
-HashSecret HashSecretFromSeed(std::uint64_t seed);
-
-// Keyed hash of `n` bytes (wyhash-style). Short keys (<= 16 bytes, the
-// common case) cost two loads and two multiplies.
-inline std::uint64_t HashBytes(const char* p, std::size_t n, const HashSecret& secret) {
-  std::uint64_t a = 0;
-  std::uint64_t b = 0;
-  std::uint64_t seed = secret.seed;
-  if (n <= 16) {
-    if (n >= 8) {
-      a = LoadU64(p);
-      b = LoadU64(p + n - 8);
-    } else if (n >= 4) {
-      a = LoadU32(p);
-      b = LoadU32(p + n - 4);
-    } else if (n > 0) {
-      a = (std::uint64_t{static_cast<unsigned char>(p[0])} << 16) |
-          (std::uint64_t{static_cast<unsigned char>(p[n >> 1])} << 8) |
-          std::uint64_t{static_cast<unsigned char>(p[n - 1])};
-    }
-    // One multiply of two secret-keyed operands suffices for short keys.
-    return Mum(a ^ seed, b ^ secret.mix ^ n);
-  } else {
-    const char* block = p;
-    std::size_t remaining = n;
-    while (remaining > 16) {
-      seed = Mum(LoadU64(block) ^ secret.mix, LoadU64(block + 8) ^ seed);
-      block += 16;
-      remaining -= 16;
-    }
-    a = LoadU64(p + n - 16);
-    b = LoadU64(p + n - 8);
-  }
-  return Mum(secret.mix ^ n, Mum(a ^ secret.mix, b ^ seed));
-}
 
 // The first 8 key bytes, zero-padded, as a big-endian integer: comparing two
 // prefixes orders keys exactly like comparing the keys, except that equal
@@ -345,8 +295,11 @@ class InMemoryStateStore final : public StateStore {
   std::size_t dead_record_bytes() const { return arena_.used_bytes() - live_record_bytes_; }
   // Hash slots currently allocated (0 before the first insert).
   std::size_t hash_capacity() const { return slots_owner_ ? slot_mask_ + 1 : 0; }
-  // The longest distance, in slots, of a live key from its home slot.
+  // The longest distance, in slots, of a live key from its home slot, and
+  // the sum of those distances over all live keys (a lookup of a present
+  // key costs 1 + its distance in slot reads).
   std::size_t longest_probe_distance() const;
+  std::size_t total_probe_distance() const;
   // This instance's keyed hash of `key` (stable for the life of the store
   // until restore(), which adopts a new secret unless the store was built
   // with a FixedHashSeed).
@@ -371,7 +324,7 @@ class InMemoryStateStore final : public StateStore {
   static constexpr std::size_t kMinDeadBytesToCompact = 64 * 1024;
 
   std::uint64_t Hash(std::string_view key) const {
-    return inmemory_internal::HashBytes(key.data(), key.size(), secret_);
+    return internal::HashKey(key, secret_);
   }
   static Entry* SlotEntry(std::uint64_t slot) { return reinterpret_cast<Entry*>(slot & kAddressMask); }
   static std::uint64_t MakeSlot(std::uint64_t hash, const Entry* e) {
@@ -421,7 +374,7 @@ class InMemoryStateStore final : public StateStore {
   void FillTable(std::uint64_t* table, std::size_t mask) const;
   void Swap(InMemoryStateStore& other) noexcept;
 
-  inmemory_internal::HashSecret secret_;
+  internal::HashSecret secret_;
   std::optional<std::uint64_t> fixed_seed_;  // set: secret_ derives from it
   // Hash table. slots_ points at slots_owner_, or at a one-slot static empty
   // table before the first insert, so lookups need no null check.

@@ -54,6 +54,7 @@
 
 #include "absl/container/btree_set.h"
 #include "statestore/byte_io.h"
+#include "statestore/internal/key_hash.h"
 #include "statestore/state_store.h"
 #include "statestore/status.h"
 
@@ -96,45 +97,6 @@ std::uint64_t EncodeCheckedWord(std::uint64_t payload);
 // of the file format; exposed for tests that craft files.
 std::uint64_t CleanCloseCheck(const char* header_page);
 
-// 64x64 -> 128-bit multiply folded to 64 bits.
-inline std::uint64_t Fold(std::uint64_t a, std::uint64_t b) {
-  const unsigned __int128 r = static_cast<unsigned __int128>(a) * b;
-  return static_cast<std::uint64_t>(r) ^ static_cast<std::uint64_t>(r >> 64);
-}
-
-// The key hash of the file format (seeded per file; see mmap_format.md):
-// keys of up to 16 bytes are read as two (possibly overlapping) words,
-// longer keys fold 16-byte blocks into the seed first.
-inline std::uint64_t HashKey(std::string_view key, std::uint64_t seed) {
-  constexpr std::uint64_t kMul0 = 0xa0761d6478bd642fULL;
-  constexpr std::uint64_t kMul1 = 0xe7037ed1a0b428dbULL;
-  constexpr std::uint64_t kMul2 = 0x8ebc6af09c88c6e3ULL;
-  const char* p = key.data();
-  const std::size_t n = key.size();
-  std::uint64_t a;
-  std::uint64_t b;
-  if (n <= 16) {
-    if (n >= 8) {
-      a = LoadU64(p);
-      b = LoadU64(p + n - 8);
-    } else if (n >= 4) {
-      a = LoadU32(p);
-      b = LoadU32(p + n - 4);
-    } else if (n > 0) {
-      a = (std::uint64_t{static_cast<unsigned char>(p[0])} << 16) |
-          (std::uint64_t{static_cast<unsigned char>(p[n >> 1])} << 8) | static_cast<unsigned char>(p[n - 1]);
-      b = 0;
-    } else {
-      a = b = 0;
-    }
-  } else {
-    std::size_t i = 0;
-    for (; n - i > 16; i += 16) seed = Fold(LoadU64(p + i) ^ kMul1, LoadU64(p + i + 8) ^ seed);
-    a = LoadU64(p + n - 16);
-    b = LoadU64(p + n - 8);
-  }
-  return Fold(kMul1 ^ n, Fold(a ^ kMul1, b ^ seed ^ kMul0) ^ kMul2);
-}
 inline std::string_view RecordKey(const char* record) {
   return {record + kRecordHeaderSize, LoadU32(record + 8)};
 }
@@ -241,6 +203,12 @@ class MmapStateStore final : public StateStore {
 
   const std::string& path() const { return path_; }
 
+  // The longest distance, in slots, of a live key from its home slot, and
+  // the sum of those distances over all live keys (observability for the
+  // hash-flooding tests; O(index slots)).
+  std::size_t longest_probe_distance() const;
+  std::size_t total_probe_distance() const;
+
   // Like range(), with the visitor inlined: visit(key, value) returns true to
   // continue. Allocates nothing.
   template <typename F>
@@ -290,7 +258,7 @@ class MmapStateStore final : public StateStore {
   Status Corrupt(std::string_view problem) const;
   Status IoError(std::string_view what, int err) const;
 
-  std::uint64_t Hash(std::string_view key) const { return mmap_internal::HashKey(key, hash_seed_); }
+  std::uint64_t Hash(std::string_view key) const { return internal::HashKey(key, hash_secret_); }
   // Returns the slot holding `key`, or the empty slot where it would go.
   // The index is never full (at most 70% occupied), so the loop ends.
   std::uint64_t FindSlot(std::string_view key, std::uint64_t hash, bool& found) const {
@@ -356,7 +324,8 @@ class MmapStateStore final : public StateStore {
   std::uint64_t index_slots_ = 0;
   std::uint64_t index_mask_ = 0;
   unsigned index_shift_ = 0;      // tag >> index_shift_ is a slot's home
-  std::uint64_t hash_seed_ = 0;
+  std::uint64_t hash_seed_ = 0;   // the file's; hash_secret_ derives from it
+  internal::HashSecret hash_secret_{};
   std::uint64_t committed_end_ = 0;
   std::uint64_t live_count_ = 0;
   std::uint64_t live_bytes_ = 0;
