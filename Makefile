@@ -33,7 +33,7 @@ STATE_INSTR := $(RELEASE_DIR)/benches/state_instr
 RESULTS := $(REPORT_DIR)/results-$(PROFILE).json
 BASELINE := baselines/$(PROFILE).json
 
-.PHONY: all setup setup-test build build-asan build-slowdown test test-cpp test-python lint-workflow \
+.PHONY: all setup setup-test build build-asan build-slowdown build-profile test test-cpp test-python lint-workflow \
         bench perf-gate perf-baseline report perf-gate-selftest perf-trends clean
 
 all: build
@@ -118,6 +118,11 @@ PERF_GATE_ARGS ?=
 perf-gate:
 	@tools/perf-gate PROFILE='$(PROFILE)' BASE='$(BASE)' BUILD_DIR='$(BUILD_DIR)' REPORT_DIR='$(REPORT_DIR)' \
 	  $(PERF_GATE_ARGS) -- $(GATE_ARGS)
+
+# The profiling build of the differential profiles (Release flags plus -g, state_instr only;
+# tools/benchrun/profile.py builds it, and the base's, itself when a regression needs one).
+build-profile: | setup
+	@$(BENCHRUN) diff-profile --build-only --build-dir $(BUILD_DIR)
 
 perf-baseline: bench
 	@$(GATE) baseline --results $(RESULTS) --out $(BASELINE)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
-from benchrun import ab, build, ci, gbjson, instr, judged, pipeline, selftest
+from benchrun import ab, build, ci, gbjson, instr, judged, pipeline, profile, selftest
 from benchrun.errors import BenchRunError
 from benchrun.runner import BenchBinary, RunSpec, run
 
@@ -45,6 +46,10 @@ def _perf_gate_parser(sub: argparse._SubParsersAction) -> None:
     pg.add_argument("--rounds", type=int, default=ab.DEFAULT_ROUNDS, help="A/B paired rounds")
     pg.add_argument("--confirm-rounds", type=int, default=ab.CONFIRM_ROUNDS)
     pg.add_argument("--min-time", type=float, default=ab.DEFAULT_MIN_TIME, help="A/B --benchmark_min_time")
+    pg.add_argument("--no-diff-profile", action="store_true",
+                    help="after the verdict, no differential callgrind profile of the regressed benchmarks")
+    pg.add_argument("--diff-profile-filter", default=None, metavar="REGEX",
+                    help="also profile the benchmarks matching REGEX, flagged or not")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,6 +101,23 @@ def build_parser() -> argparse.ArgumentParser:
     jr.add_argument("--run", required=True)
     jr.add_argument("--exit-code", type=int, required=True)
     jr.add_argument("--out", type=Path, required=True)
+    dp = sub.add_parser("diff-profile", help="differential callgrind profiles of the benchmarks a verdict flagged, "
+                        "added to its report (exit 0 whatever the profile found; 2 on bad usage)")
+    dp.add_argument("--verdict", type=Path, default=None, help="verdict.json of the check to explain")
+    dp.add_argument("--base-ref", default=None, help="git revision to profile as base")
+    dp.add_argument("--base-src", type=Path, default=None, help="an already checked-out base source tree")
+    dp.add_argument("--base-from-baseline", type=Path, default=None, metavar="BASELINE.json",
+                    help="profile as base the commit this baseline was recorded at")
+    dp.add_argument("--filter", default=None, metavar="REGEX", help="also profile benchmarks matching REGEX")
+    dp.add_argument("--max-benchmarks", type=int, default=profile.DEFAULT_MAX_BENCHMARKS)
+    dp.add_argument("--ops", type=int, default=None, help="operations per workload (default: state_instr's)")
+    dp.add_argument("--build-dir", type=Path, default=REPO_ROOT / "build")
+    dp.add_argument("--report-dir", type=Path, default=REPO_ROOT / "reports")
+    dp.add_argument("--build-only", action="store_true",
+                    help="only build the head's profiling state_instr (BUILD_DIR/profile) and print its path")
+    dp.add_argument("check_args", nargs="*",
+                    help="after --: the arguments of the perfgate check that wrote the verdict, to re-render "
+                         "its report with the profile")
     ins = sub.add_parser("instr", help="instructions per operation under callgrind (state_instr)")
     ins.add_argument("--bench", type=Path, required=True, help="path of state_instr")
     ins.add_argument("--ops", type=int, default=instr.DEFAULT_OPS, help="operations per workload")
@@ -188,6 +210,37 @@ def cmd_ab(args: argparse.Namespace) -> int:
                     RunSpec(args.profile, args.filter), settings, args.report_dir, args.gate_args)
 
 
+def _regex(text: str | None, option: str) -> None:
+    if text is None:
+        return
+    try:
+        re.compile(text)
+    except re.error as exc:
+        raise BenchRunError(f"{option}: bad regex '{text}': {exc}") from None
+
+
+def cmd_diff_profile(args: argparse.Namespace) -> int:
+    _regex(args.filter, "--filter")
+    if args.max_benchmarks < 1:
+        raise BenchRunError("--max-benchmarks must be at least 1")
+    if args.ops is not None and args.ops < 1:
+        raise BenchRunError("--ops must be a positive number")
+    if args.build_only:
+        print(profile.profile_build(REPO_ROOT, args.build_dir / "profile"))
+        return 0
+    if args.verdict is None:
+        raise BenchRunError("diff-profile needs --verdict (or --build-only)")
+    base_ref = args.base_ref
+    if args.base_from_baseline is not None:
+        base_ref = profile.baseline_commit(args.base_from_baseline)
+    line = profile.explain(profile.Config(REPO_ROOT, args.build_dir, args.report_dir, args.verdict, base_ref,
+                                          base_src=args.base_src, filter_regex=args.filter,
+                                          max_benchmarks=args.max_benchmarks, ops=args.ops,
+                                          check_args=args.check_args))
+    print(f"benchrun: {line or 'differential profile: nothing was flagged'}", file=sys.stderr)
+    return 0
+
+
 def _split_gate_args(argv: list[str]) -> tuple[list[str], list[str]]:
     if "--" in argv:
         i = argv.index("--")
@@ -224,7 +277,13 @@ def _perf_gate_options(args: argparse.Namespace) -> pipeline.Options:
         head_instr=args.head_instr, base_bench=args.base_bench, instructions=not args.no_instructions,
         instr_filter=args.instr_filter, enforce_baseline_timing=args.enforce_baseline_timing,
         no_skip=args.no_skip, ab_settings=ab.AbSettings(args.rounds, args.confirm_rounds, args.min_time),
-        gate_args=args.gate_args)
+        gate_args=args.gate_args, diff_profile=not args.no_diff_profile,
+        diff_profile_filter=_checked_regex(args.diff_profile_filter, "--diff-profile-filter"))
+
+
+def _checked_regex(text: str | None, option: str) -> str | None:
+    _regex(text, option)
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -237,5 +296,5 @@ def main(argv: list[str] | None = None) -> int:
         args.gate_args = gate_args
     handlers = {"single": cmd_single, "ab": cmd_ab, "instr": cmd_instr, "selftest": cmd_selftest,
                 "perf-gate": cmd_perf_gate, "push-base": cmd_push_base, "judged-record": cmd_judged_record,
-                "ci-report": cmd_ci_report}
+                "ci-report": cmd_ci_report, "diff-profile": cmd_diff_profile}
     return handlers[args.command](args)

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from benchrun import ab, build, codeid, gate, gbjson, instr, plan
+from benchrun import profile as diff_profile
 from benchrun.errors import BenchRunError
 from benchrun.runner import BenchBinary, RunSpec, run
 
@@ -61,6 +62,10 @@ class Options:
     no_skip: bool = False
     ab_settings: ab.AbSettings = field(default_factory=ab.AbSettings)
     gate_args: list[str] = field(default_factory=list)
+    # After the verdict: a differential callgrind profile of each regressed benchmark
+    # (benchrun/profile.py), and of those matching diff_profile_filter on request.
+    diff_profile: bool = True
+    diff_profile_filter: str | None = None
 
 
 @dataclass
@@ -79,6 +84,8 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
     failing: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    # The arguments of the check whose report the differential profile joins.
+    timing_check: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -203,6 +210,8 @@ def against_baseline(opts: Options, head: BenchBinary, instructions: Path | None
                                  f"'{recorded or 'an unknown machine'}', this run is on '{current}'")
     args = _gate_args(opts, instructions) + ([] if enforce else ["--no-fail-on-timing"])
     code = gate.check(baseline, results, opts.report_dir, args)
+    outcome.timing_check = ["--baseline", str(baseline), "--results", str(results), "--report-dir",
+                            str(opts.report_dir), *args]
     outcome.checks["timing"] = code
     if code == 1:
         outcome.failing += _failing(opts.report_dir)
@@ -212,6 +221,7 @@ def same_run_ab(opts: Options, base: BenchBinary, head: BenchBinary, instruction
                 outcome: Outcome) -> None:
     code = ab.judge(base, head, RunSpec(opts.profile, opts.filter_regex), opts.ab_settings, opts.report_dir,
                     _gate_args(opts, instructions))
+    outcome.timing_check = diff_profile.ab_check_args(opts.report_dir, _gate_args(opts, instructions))
     outcome.checks["ab"] = code
     if code == 1:
         outcome.failing += _failing(opts.report_dir)
@@ -283,7 +293,34 @@ def execute(opts: Options) -> Outcome:
         same_run_ab(opts, base, head, instructions, outcome)
     else:
         against_baseline(opts, head, instructions, outcome)
+    explain(opts, outcome, decision.base if base is not None else None, opts.report_dir, outcome.timing_check,
+            timing_flagged=base is not None)
     return _finish(opts, outcome, started)
+
+
+def explain(opts: Options, outcome: Outcome, base: str | None, report_dir: Path, check_args: list[str],
+            timing_flagged: bool) -> None:
+    """After the verdict, never changing it: a differential profile of what was flagged
+    (A/B regressions against the A/B's base; instruction regressions against it too, or
+    without one against the commit baselines/instructions.json was recorded at), joined
+    to the report of `check_args`. Its one-line outcome becomes a note. Not with
+    already-built programs (tests, the self-test): it would build its own."""
+    if not opts.diff_profile or outcome.checks.get("ab", outcome.checks.get("timing")) == 2:
+        return
+    if opts.head_bench is not None or opts.head_instr is not None:
+        return
+    verdicts = [opts.report_dir / "instructions" / "verdict.json"]
+    if timing_flagged:
+        verdicts.insert(0, opts.report_dir / "verdict.json")
+    base_src = opts.build_dir / "base-src" if base is not None and opts.base_bench is None else None
+    if base is None:
+        base = diff_profile.baseline_commit(opts.repo / INSTRUCTIONS_BASELINE)
+    cfg = diff_profile.Config(opts.repo, opts.build_dir, report_dir, verdicts[0], base, base_src=base_src,
+                              filter_regex=opts.diff_profile_filter, check_args=check_args,
+                              extra_verdicts=verdicts[1:])
+    line = diff_profile.explain(cfg)
+    if line:
+        outcome.notes.append(line)
 
 
 def _only_instructions(opts: Options, outcome: Outcome) -> None:
@@ -291,6 +328,12 @@ def _only_instructions(opts: Options, outcome: Outcome) -> None:
     instructions = check_instructions(opts, instr_path, outcome)
     if instructions is None and "instructions" not in outcome.checks:
         raise BenchRunError(outcome.notes[-1] if outcome.notes else "instruction counts could not be checked")
+    out_dir = opts.report_dir / "instructions"
+    trimmed = out_dir / "baseline.json"
+    baseline = trimmed if opts.instr_filter != "." and trimmed.exists() else opts.repo / INSTRUCTIONS_BASELINE
+    explain(opts, outcome, None, out_dir, ["--baseline", str(baseline), "--results",
+                                           str(out_dir / "results-instructions.json"), "--report-dir", str(out_dir),
+                                           *_targets(opts)], timing_flagged=False)
     # The instruction verdict is the report of this profile.
     for name in ("verdict.json", "summary.md", "report.html"):
         src = opts.report_dir / "instructions" / name

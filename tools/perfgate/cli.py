@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from perfgate import analyse, baseline as baseline_file, history, render, results, selfbench, targets as targets_file
-from perfgate import verdict as verdict_file
+from perfgate import profile_view, verdict as verdict_file
 from perfgate.decide import Settings, Verdict, decide
 from perfgate.errors import PerfGateError
 
@@ -70,12 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="verdict.json of a first pass: mark its regressions confirmed / not reproduced")
     check.add_argument("--quiet", action="store_true", help="print only the verdict line")
     _instructions_option(check)
+    _profile_option(check)
 
     report = sub.add_parser("report", help="render report.html from results and history without judging")
     report.add_argument("--results", type=Path, required=True)
     report.add_argument("--baseline", type=Path, default=None, help="show the baseline beside the results")
     _common_outputs(report, record=False)
     _instructions_option(report)
+    _profile_option(report)
 
     base = sub.add_parser("baseline", help="promote a Release results file to a committed baseline")
     base.add_argument("--results", type=Path, required=True)
@@ -135,6 +137,12 @@ def _instructions_option(p: argparse.ArgumentParser) -> None:
                         "shown as the instr/op column and one summary line; never changes this verdict")
 
 
+def _profile_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--diff-profile", type=Path, default=None, metavar="DIFF-PROFILE.json",
+                   help="differential callgrind profile of the flagged benchmarks (benchrun diff-profile): shown in report.html, "
+                        "summary.md and the annotations; never changes this verdict")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "check":
@@ -168,6 +176,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     baseline = baseline_file.load_baseline(args.baseline)
     current = results.load_results(args.results)
     instructions = verdict_file.load_instruction_verdict(args.instructions) if args.instructions else None
+    profile = profile_view.load(args.diff_profile) if args.diff_profile else None
     threshold = args.threshold or targets.default_threshold or analyse.DEFAULT_THRESHOLD
     alpha = args.alpha or targets.alpha or analyse.DEFAULT_ALPHA
     settings = Settings(threshold=threshold, alpha=alpha, mode=args.mode,
@@ -175,7 +184,8 @@ def cmd_check(args: argparse.Namespace) -> int:
                         confirm_from=(verdict_file.confirm_statuses(args.confirm_from)
                                       if args.confirm_from else None))
     verdict = decide(baseline, current, targets, settings)
-    _write_outputs(args, verdict, current, baseline, targets, instructions, record=not args.no_history)
+    _write_outputs(args, verdict, current, baseline, targets, instructions, record=not args.no_history,
+                   profile=profile)
     lines = render.console_lines(verdict, instructions)
     print("\n".join(lines[-1:] if args.quiet else lines))
     if not args.quiet:
@@ -185,12 +195,15 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def _write_outputs(args: argparse.Namespace, verdict: Verdict, current: results.RunData,
                    baseline: results.RunData | None, targets: targets_file.Targets,
-                   instructions: verdict_file.InstructionVerdict | None, record: bool) -> None:
+                   instructions: verdict_file.InstructionVerdict | None, record: bool,
+                   profile: dict | None = None) -> None:
     # The verdict files first: if the history cannot be written, CI still has them.
     report_dir: Path = args.report_dir
     hist = _history_path(args)
-    render.write_text(report_dir / "verdict.json", render.verdict_json(verdict, current, baseline, instructions))
-    render.write_text(report_dir / "summary.md", render.summary_markdown(verdict, current, instructions=instructions))
+    why = None if profile is None else profile_view.verdict_entry(profile, str(args.diff_profile))
+    render.write_text(report_dir / "verdict.json", render.verdict_json(verdict, current, baseline, instructions, why))
+    render.write_text(report_dir / "summary.md", render.summary_markdown(verdict, current, instructions=instructions,
+                                                                         profile=profile))
     if record:
         statuses = {r.benchmark: r.status for r in verdict.rows if r.metric == "real_time"}
         history.record(hist, current, mode=verdict.mode, verdict="fail" if verdict.failed else "pass",
@@ -198,7 +211,7 @@ def _write_outputs(args: argparse.Namespace, verdict: Verdict, current: results.
     trend_frame = _trends(hist, current, render.relevant_benchmarks(verdict, current, render.TREND_LIMIT))
     render.write_text(report_dir / "report.html",
                       render.html_report(verdict, current, baseline, targets, trend_frame,
-                                         instructions=instructions))
+                                         instructions=instructions, profile=profile))
 
 
 def _trends(hist: Path, current: results.RunData, benchmarks: list[str]):
@@ -212,10 +225,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     current = results.load_results(args.results, require_release=False)
     baseline = baseline_file.load_baseline(args.baseline) if args.baseline else None
     instructions = verdict_file.load_instruction_verdict(args.instructions) if args.instructions else None
+    profile = profile_view.load(args.diff_profile) if args.diff_profile else None
     unjudged = Verdict("report", [], [], [], False, current.profile)
     trend_frame = _trends(_history_path(args), current,
                           render.relevant_benchmarks(unjudged, current, render.TREND_LIMIT))
-    html = render.html_report(None, current, baseline, targets, trend_frame, instructions=instructions)
+    html = render.html_report(None, current, baseline, targets, trend_frame, instructions=instructions,
+                              profile=profile)
     render.write_text(args.report_dir / "report.html", html)
     print(f"perfgate: wrote {args.report_dir / 'report.html'} (not judged)")
     return 0

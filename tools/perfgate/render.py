@@ -16,7 +16,7 @@ from typing import Any
 import jinja2
 import pandas as pd
 
-from perfgate import charts, fileio, status, verdict as verdict_file
+from perfgate import charts, fileio, profile_view, status, verdict as verdict_file
 from perfgate.decide import TargetRow, Verdict, VerdictRow
 from perfgate.fmt import fmt_count, fmt_instr, fmt_ns, fmt_p, fmt_value
 from perfgate.results import RunData
@@ -133,7 +133,7 @@ def significance_rule(verdict: Verdict) -> str:
 
 
 def summary_markdown(verdict: Verdict, run: RunData, report_link: str = "report.html",
-                     instructions: InstructionVerdict | None = None) -> str:
+                     instructions: InstructionVerdict | None = None, profile: dict | None = None) -> str:
     headline = verdict.headline()
     icon = "❌" if verdict.failed else ("⚠️" if headline.startswith("PASS (timing not enforced)") else "✅")
     out = [f"## {icon} perf gate: {verdict.headline()}", ""]
@@ -164,6 +164,7 @@ def summary_markdown(verdict: Verdict, run: RunData, report_link: str = "report.
         out.append("")
     if not rows and not breaches:
         out += ["Nothing to review: every benchmark is within the threshold and every target is met.", ""]
+    out += profile_view.summary_lines(profile)
     out.append(f"Full report (tables, charts, trends): `{report_link}` in the perf-report artifact.")
     return "\n".join(out) + "\n"
 
@@ -192,15 +193,18 @@ verdict_json = verdict_file.dumps
 def annotations(verdict_doc: dict) -> list[str]:
     """GitHub Actions workflow commands (::error / ::warning) for the rows of a verdict.json."""
     lines = []
+    why = (verdict_doc.get("profile") or {}).get("contributors") or {}
     for r in verdict_doc.get("rows", []):
         status = r.get("status")
         if status not in ("regressed", "missing", "improved"):
             continue
+        reason = why.get(r.get("benchmark")) if status == "regressed" else None
         level = "error" if r.get("fails") else ("notice" if status == "improved" else "warning")
         delta = "" if r.get("delta_pct") is None else f" {r['delta_pct']:+.1f}%"
         p = "" if r.get("p_value") is None else f" (p={r['p_value']:.3f})"
         lines.append(f"::{level} title=perf {status}: {r['benchmark']}::{r['benchmark']} {status}{delta}{p}"
-                     + (f" [{r['confirmation']}]" if r.get("confirmation") else ""))
+                     + (f" [{r['confirmation']}]" if r.get("confirmation") else "")
+                     + (f": {profile_view.workflow_escape(reason)}" if reason else ""))
     for t in verdict_doc.get("targets", []):
         if t.get("status") == "breach":
             level = "error" if t.get("fails") else "warning"
@@ -391,7 +395,7 @@ def environment(run: RunData, baseline: RunData | None) -> list[tuple[str, str]]
 
 def html_report(verdict: Verdict | None, current: RunData, baseline: RunData | None, targets: Targets,
                 trend_frame: pd.DataFrame | None = None, *, title: str = "perf gate report",
-                instructions: InstructionVerdict | None = None) -> str:
+                instructions: InstructionVerdict | None = None, profile: dict | None = None) -> str:
     """Renders report.html. `verdict` None: report mode (results shown, not judged).
     `instructions`: an instruction-count verdict, shown as the instr/op column and one line."""
     judged = verdict is not None
@@ -453,6 +457,7 @@ def html_report(verdict: Verdict | None, current: RunData, baseline: RunData | N
                     for t in sorted(verdict.targets, key=lambda t: status_rank(t.status))],
         "peers": peer_rows(targets, current),
         "instructions": None if instructions is None else _instruction_view(instructions, table),
+        "profile": profile_view.view(profile),
         "environment": environment(current, baseline),
         "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "css": (TEMPLATES / "report.css").read_text(encoding="utf-8"),

@@ -9,7 +9,8 @@ Format (format_version 1; files without the key are read as version 1)::
                "p_value", "threshold", "n_baseline", "n_current", "note", "cross_machine",
                "confirmation", "paired"}],
      "targets": [{"benchmark", "metric", "limit", "unit", "status", "fails", "value", "source", "note"}],
-     "results": {...}, "baseline": {...} | null, "instructions": {...} | null}
+     "results": {...}, "baseline": {...} | null, "instructions": {...} | null,
+     "profile": {"path", "status", "reason", "contributors": {benchmark: str}} | null}
 
 Contract: ``dumps`` serialises a Verdict (no NaN: non-finite numbers become null);
 ``load_verdict`` returns the validated document or raises PerfGateError with one
@@ -76,7 +77,7 @@ class InstructionVerdict:
 # --------------------------------------------------------------------------- writing
 
 def document(verdict: Verdict, run: RunData, baseline: RunData | None,
-             instructions: InstructionVerdict | None = None) -> dict[str, Any]:
+             instructions: InstructionVerdict | None = None, profile: dict[str, Any] | None = None) -> dict[str, Any]:
     """The verdict.json document of `verdict`."""
     doc: dict[str, Any] = {"format_version": FORMAT_VERSION, **verdict.to_dict()}
     doc["results"] = {"path": run.path, "commit": run.commit, "machine": run.machine, "profile": run.profile}
@@ -87,13 +88,15 @@ def document(verdict: Verdict, run: RunData, baseline: RunData | None,
     doc["instructions"] = None if instructions is None else {
         "path": instructions.path, "verdict": instructions.verdict, "headline": instructions.headline,
         "counts": instructions.counts}
+    # The differential profile (profile_view.verdict_entry) explains rows; it is not part of the verdict either.
+    doc["profile"] = profile
     return doc
 
 
 def dumps(verdict: Verdict, run: RunData, baseline: RunData | None,
-          instructions: InstructionVerdict | None = None) -> str:
+          instructions: InstructionVerdict | None = None, profile: dict[str, Any] | None = None) -> str:
     """verdict.json's text."""
-    return json.dumps(document(verdict, run, baseline, instructions), indent=1, allow_nan=False) + "\n"
+    return json.dumps(document(verdict, run, baseline, instructions, profile), indent=1, allow_nan=False) + "\n"
 
 
 # --------------------------------------------------------------------------- reading

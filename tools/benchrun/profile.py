@@ -1,0 +1,322 @@
+"""Differential callgrind profiles of the benchmarks a verdict flagged (after it, never changing it).
+
+For every benchmark the gate judged ``regressed`` (in A/B mode after the
+confirmation pass; in instruction mode against the committed baseline), and
+any other benchmark matching ``--filter`` on request, this runs the
+state_instr workload of the same name in a base build and a head build with
+debug info, under callgrind with per-instruction costs and the cache
+simulator, for the same fixed number of operations:
+
+    valgrind --tool=callgrind --instr-atstart=no --collect-atstart=no
+             --dump-instr=yes --cache-sim=yes --I1=32768,8,64 --D1=32768,8,64 --LL=8388608,16,64
+             state_instr --ops=N --filter=^NAME$
+
+state_instr sets up the fixture uninstrumented and brackets the measured
+loop with callgrind's client requests (benches/state_instr.cc), so the
+dump holds those N operations and nothing else. The cache geometry is
+fixed (a common 32 KiB 8-way L1, 8 MiB 16-way LL) rather than read from the
+host: this VM reports a 384 MiB direct-mapped L3, which valgrind turns into
+a 512 MiB 2-way simulation, and profiles should compare across runners.
+
+The builds: ``build/profile`` (the working tree) and ``build/base-profile``
+(the base revision, checked out in ``build/base-src`` as the A/B does), both
+``-DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS=-g``: the Release flags plus
+-g, which does not change what GCC generates (all 22 state_instr workloads
+count the same instructions as in build/release; README).
+
+It writes ``REPORT_DIR/diff-profile/manifest.json`` (what ran, where the dumps
+are), has ``perfgate.profdiff`` turn it into ``REPORT_DIR/diff-profile.json``,
+and re-renders the report with it (``perfgate check ... --diff-profile``, the same
+inputs as the verdict, so the same verdict). Whatever goes wrong here (no
+valgrind, a build failure) is written into diff-profile.json as the reason the
+profile was skipped; the gate's exit code is the caller's, untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchrun import build
+from benchrun.errors import BenchRunError
+from benchrun.gate import TOOLS_DIR
+from benchrun.instr import DEFAULT_OPS
+
+FORMAT = "statestore-profile/1"
+CALLGRIND_ARGS = ["--tool=callgrind", "--instr-atstart=no", "--collect-atstart=no", "--dump-instr=yes",
+                  "--cache-sim=yes", "--I1=32768,8,64", "--D1=32768,8,64", "--LL=8388608,16,64"]
+PROFILE_CMAKE_ARGS = ["-DCMAKE_BUILD_TYPE=Release", "-DCMAKE_CXX_FLAGS=-g", "-DSTATESTORE_BUILD_TESTS=OFF",
+                      "-DSTATESTORE_BUILD_PEERS=OFF"]
+# The budget: at most this many flagged benchmarks are profiled per run (the largest
+# regressions first); the rest are listed as skipped, with the reason.
+DEFAULT_MAX_BENCHMARKS = 3
+_OPS = re.compile(r"^(?P<name>\S+) ops=(?P<ops>\d+)$", re.MULTILINE)
+
+
+def log(msg: str) -> None:
+    print(f"benchrun: {msg}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Config:
+    repo: Path
+    build_dir: Path
+    report_dir: Path
+    verdict: Path
+    base_ref: str | None
+    base_src: Path | None = None
+    filter_regex: str | None = None
+    max_benchmarks: int = DEFAULT_MAX_BENCHMARKS
+    ops: int | None = None
+    check_args: list[str] = field(default_factory=list)
+    # More verdicts whose regressions to explain too (the instruction check's); absent files are skipped.
+    extra_verdicts: list[Path] = field(default_factory=list)
+
+
+def flagged(verdict: dict[str, Any], filter_regex: str | None = None) -> list[tuple[str, str]]:
+    """(benchmark, status) worth a profile, largest change first: every row judged
+    regressed (wall time or instructions), and every benchmark matching `filter_regex`."""
+    pattern = re.compile(filter_regex) if filter_regex else None
+    picked: dict[str, tuple[float, str]] = {}
+    for row in verdict.get("rows", []):
+        name, status = row.get("benchmark"), row.get("status")
+        if not isinstance(name, str):
+            continue
+        if status == "regressed" or (pattern is not None and pattern.search(name)):
+            delta = row.get("delta_pct") or 0.0
+            if name not in picked or delta > picked[name][0]:
+                picked[name] = (delta, str(status))
+    return [(n, s) for n, (_d, s) in sorted(picked.items(), key=lambda kv: (-kv[1][0], kv[0]))]
+
+
+def profile_build(src: Path, out: Path) -> Path:
+    """Configures and builds state_instr with debug info; its path."""
+    build._run(["cmake", "-S", str(src), "-B", str(out), *PROFILE_CMAKE_ARGS])
+    build._run(["cmake", "--build", str(out), "-j", str(os.cpu_count() or 2), "--target", "state_instr"])
+    binary = out / "benches" / "state_instr"
+    if not binary.is_file():
+        raise BenchRunError(f"the profiling build in {out} made no benches/state_instr (valgrind/callgrind.h missing?)")
+    return binary
+
+
+def checkout_base(repo: Path, ref: str, build_dir: Path) -> Path:
+    """The base revision in build_dir/base-src (the worktree the A/B builds base from)."""
+    commit = build.resolve(repo, ref)
+    src = build_dir / "base-src"
+    if (src / ".git").exists():
+        build._run(["git", "-C", str(src), "checkout", "-q", "--detach", commit])
+    else:
+        build_dir.mkdir(parents=True, exist_ok=True)
+        build._run(["git", "-C", str(repo), "worktree", "prune"])
+        build._run(["git", "-C", str(repo), "worktree", "add", "-q", "--detach", str(src.resolve()), commit])
+    return src
+
+
+def baseline_commit(path: Path) -> str | None:
+    """The commit a committed baseline was recorded at (None when it does not say)."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BenchRunError(f"cannot read baseline {path}: {exc}") from None
+    commit = doc.get("commit") if isinstance(doc, dict) else None
+    return commit if isinstance(commit, str) and commit else None
+
+
+def workloads(binary: Path) -> set[str]:
+    done = subprocess.run([str(binary), "--list"], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise BenchRunError(f"{binary} --list exited with {done.returncode}: {done.stderr.strip()[:200]}")
+    return set(done.stdout.split())
+
+
+def _regex_exact(name: str) -> str:
+    return "^" + re.sub(r"([.\[\]()*+?{}|^$\\])", r"\\\1", name) + "$"
+
+
+def _start(valgrind: str, binary: Path, workload: str, ops: int | None, out: Path) -> subprocess.Popen[str]:
+    cmd = [valgrind, *CALLGRIND_ARGS, f"--callgrind-out-file={out}.%p", str(binary),
+           f"--filter={_regex_exact(workload)}"] + ([f"--ops={ops}"] if ops else [])
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _finish(proc: subprocess.Popen[str], out: Path, workload: str) -> tuple[Path, int]:
+    stdout, stderr = proc.communicate()
+    if proc.returncode != 0:
+        tail = " / ".join(stderr.strip().splitlines()[-3:])
+        raise BenchRunError(f"state_instr under callgrind exited with {proc.returncode}: {tail}")
+    match = next((m for m in _OPS.finditer(stdout) if m.group("name") == workload), None)
+    dumps = sorted(out.parent.glob(f"{out.name}.*.1"))
+    if match is None or not dumps:
+        raise BenchRunError(f"callgrind wrote no profile of {workload}")
+    for extra in out.parent.glob(f"{out.name}.*"):
+        if extra not in dumps:
+            extra.unlink()  # the dump at program exit: empty, collection was off
+    return dumps[-1], int(match.group("ops"))
+
+
+def run(cfg: Config) -> dict[str, Any]:
+    """Builds, profiles and writes the manifest; returns it. Never raises for what
+    it can state as a reason (the manifest's status then says skipped)."""
+    started = time.monotonic()
+    work = cfg.report_dir / "diff-profile"
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    manifest: dict[str, Any] = {"format": FORMAT, "status": "ok", "reason": "", "benchmarks": [],
+                                "settings": {"callgrind": " ".join(CALLGRIND_ARGS),
+                                             "cmake": " ".join(PROFILE_CMAKE_ARGS), "base_ref": cfg.base_ref or ""}}
+    try:
+        verdict = json.loads(cfg.verdict.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return _skip(manifest, f"no verdict to profile ({cfg.verdict}: {exc})", work, started, status="none")
+    rows = list(verdict.get("rows", []))
+    for extra in cfg.extra_verdicts:
+        try:
+            rows += json.loads(extra.read_text(encoding="utf-8")).get("rows", [])
+        except (OSError, ValueError, AttributeError):
+            continue
+    picked = flagged({"rows": rows}, cfg.filter_regex)
+    if not picked:
+        return _skip(manifest, "no benchmark was flagged", work, started, status="none")
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return _skip(manifest, "valgrind is not installed (tools/setup.sh build installs it)", work, started, picked)
+    if shutil.which("addr2line") is None:
+        return _skip(manifest, "addr2line (binutils) is not installed", work, started, picked)
+    if not cfg.base_ref and cfg.base_src is None:
+        return _skip(manifest, "no base revision to compare with", work, started, picked)
+    if cfg.base_src is None:
+        try:
+            build.resolve(cfg.repo, cfg.base_ref or "")
+        except BenchRunError as exc:
+            return _skip(manifest, f"no base to compare with: {exc} (a shallow clone?)", work, started, picked)
+    try:
+        base_src = cfg.base_src or checkout_base(cfg.repo, cfg.base_ref or "", cfg.build_dir)
+        log(f"profiling {len(picked)} flagged benchmark(s): building state_instr with -g (base and head)")
+        binaries = {"head": profile_build(cfg.repo, cfg.build_dir / "profile"),
+                    "base": profile_build(base_src, cfg.build_dir / "base-profile")}
+        roots = {"head": cfg.repo.resolve(), "base": base_src.resolve()}
+        names = {side: workloads(b) for side, b in binaries.items()}
+    except BenchRunError as exc:
+        return _skip(manifest, f"profiling build failed: {exc}", work, started, picked)
+    jobs: list[tuple[dict[str, Any], str]] = []
+    for index, (name, status) in enumerate(picked):
+        entry: dict[str, Any] = {"benchmark": name, "workload": name, "verdict_status": status}
+        if index >= cfg.max_benchmarks:
+            entry.update(status="skipped", reason=f"only the {cfg.max_benchmarks} largest changes are profiled")
+        elif name not in names["head"] or name not in names["base"]:
+            entry.update(status="skipped", reason="state_instr has no workload of this name (10M keys and "
+                                                  "100MB states are bound by memory, not instructions)")
+        else:
+            entry["status"] = "profiled"
+            jobs.extend((entry, side) for side in ("base", "head"))
+        manifest["benchmarks"].append(entry)
+    _run_jobs(jobs, valgrind, binaries, roots, cfg.ops or DEFAULT_OPS, work)
+    manifest["seconds"] = round(time.monotonic() - started, 1)
+    _write(work / "manifest.json", manifest)
+    return manifest
+
+
+def _run_jobs(jobs: list[tuple[dict[str, Any], str]], valgrind: str, binaries: dict[str, Path],
+              roots: dict[str, Path], ops: int | None, work: Path) -> None:
+    """Runs the callgrind jobs, one per CPU at a time; a failing one marks its entry failed."""
+    pending = list(jobs)
+    running: list[tuple[subprocess.Popen[str], dict[str, Any], str, Path]] = []
+    slots = max(1, len(os.sched_getaffinity(0)))
+    while pending or running:
+        while pending and len(running) < slots:
+            entry, side = pending.pop(0)
+            out = work / f"{re.sub(r'[^A-Za-z0-9]+', '_', entry['benchmark'])}.{side}.cg.out"
+            running.append((_start(valgrind, binaries[side], entry["workload"], ops, out), entry, side, out))
+        proc, entry, side, out = running.pop(0)
+        try:
+            dump, count = _finish(proc, out, entry["workload"])
+        except BenchRunError as exc:
+            entry.update(status="failed", reason=f"{side}: {exc}")
+            continue
+        if entry.get("ops", count) != count:
+            entry.update(status="failed",
+                         reason=f"base and head ran different operation counts ({entry['ops']}, {count})")
+            continue
+        entry["ops"] = count
+        entry[side] = {"callgrind": str(dump), "binary": str(binaries[side]), "root": str(roots[side])}
+
+
+def _skip(manifest: dict[str, Any], reason: str, work: Path, started: float,
+          picked: list[tuple[str, str]] | None = None, status: str = "skipped") -> dict[str, Any]:
+    manifest.update(status=status, reason=reason, seconds=round(time.monotonic() - started, 1))
+    manifest["benchmarks"] = [{"benchmark": n, "verdict_status": s, "status": "skipped", "reason": reason}
+                              for n, s in (picked or [])]
+    _write(work / "manifest.json", manifest)
+    return manifest
+
+
+def _write(path: Path, doc: dict[str, Any]) -> None:
+    path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+
+
+def _python(args: list[str], quiet: bool = False) -> int:
+    env = dict(os.environ, PYTHONPATH=str(TOOLS_DIR))
+    out = subprocess.DEVNULL if quiet else None
+    return subprocess.run([sys.executable, *args], env=env, check=False, stdout=out).returncode
+
+
+def explain(cfg: Config) -> str | None:
+    """The whole post-verdict step: profile, diff into diff-profile.json, re-render the
+    report with it. Returns its one-line outcome (None when nothing was flagged).
+    Nothing raised here may reach the caller: the gate's exit code is already decided."""
+    try:
+        path = after_verdict(cfg)
+        if path is None:
+            return "differential profile: failed (see above); the verdict stands"
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        return None if doc.get("status") == "none" else summary_line(doc)
+    except Exception as exc:  # noqa: BLE001 - a profile must never turn a verdict into a crash
+        return f"differential profile: failed ({type(exc).__name__}: {exc}); the verdict stands"
+
+
+def after_verdict(cfg: Config) -> Path | None:
+    """Profiles, writes REPORT_DIR/diff-profile.json and re-renders the report; its path
+    (None when profdiff could not write it)."""
+    manifest = run(cfg)
+    profile_json = cfg.report_dir / "diff-profile.json"
+    if _python(["-m", "perfgate.profdiff", "--manifest", str(cfg.report_dir / "diff-profile" / "manifest.json"),
+                "--out", str(profile_json)]) != 0:
+        log("the differential profile could not be computed (see the error above)")
+        return None
+    if cfg.check_args and manifest["status"] != "none":
+        code = _python(["-m", "perfgate", "check", *cfg.check_args, "--diff-profile", str(profile_json),
+                        "--no-history"], quiet=True)
+        if code == 2:
+            log("re-rendering the report with the profile failed (bad input); the verdict stands")
+    return profile_json
+
+
+def summary_line(doc: dict[str, Any]) -> str:
+    """One console line: the profile's outcome and its time."""
+    took = f" ({doc['seconds']:.0f} s)" if isinstance(doc.get("seconds"), (int, float)) else ""
+    if doc.get("status") != "ok":
+        return f"differential profile {doc.get('status')}: {doc.get('reason')}{took}"
+    parts = []
+    for e in doc.get("benchmarks", []):
+        parts.append(f"{e['benchmark']}: {e.get('headline') or e.get('status') + ': ' + e.get('reason', '')}")
+    return f"differential profile{took}: " + "; ".join(parts)
+
+
+def ab_check_args(report_dir: Path, gate_args: list[str]) -> list[str]:
+    """The arguments of the A/B's final `perfgate check` (benchrun ab's files in REPORT_DIR/ab)."""
+    work = report_dir / "ab"
+    args = ["--baseline", str(work / "base.json"), "--results", str(work / "head.json"),
+            "--report-dir", str(report_dir), "--mode", "ab"]
+    first = work / "verdict-first-pass.json"
+    if first.is_file():
+        args += ["--confirm-from", str(first)]
+    return args + [a for a in gate_args if a != "--quiet"]
