@@ -36,6 +36,7 @@ import jinja2
 from perfgate import changepoints
 from perfgate.errors import PerfGateError
 from perfgate.fileio import write_atomic
+from perfgate.history import SCHEMA_VERSION
 from perfgate.targets import EMPTY_TARGETS, TARGET_METRICS, Targets, load_targets
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -111,7 +112,9 @@ class Site:
 
 
 def read_history(path: Path | str) -> tuple[list[dict[str, Any]], list[tuple]]:
-    """(runs in recording order, summary rows (run_id, benchmark, metric, n, median, min, max))."""
+    """(runs in recording order, summary rows (run_id, benchmark, metric, n, median, min, max)).
+
+    Read-only (the history module's connect() would create a missing schema), schema version checked."""
     path = Path(path)
     if not path.is_file():
         raise PerfGateError(f"history {path} does not exist")
@@ -120,6 +123,9 @@ def read_history(path: Path | str) -> tuple[list[dict[str, Any]], list[tuple]]:
     except sqlite3.Error as exc:
         raise PerfGateError(f"cannot open history {path}: {exc}") from None
     try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version not in (0, SCHEMA_VERSION):
+            raise PerfGateError(f"history {path} has schema version {version}; this perfgate reads {SCHEMA_VERSION}")
         runs = [dict(zip(("id", "recorded_at", "run_date", "commit_sha", "machine", "profile", "mode"), r))
                 for r in conn.execute("SELECT id, recorded_at, run_date, commit_sha, machine, profile, mode"
                                       " FROM runs ORDER BY recorded_at, id")]

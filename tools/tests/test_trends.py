@@ -184,3 +184,13 @@ def test_instruction_runs_are_one_series_of_counts_not_a_time_series_too(tmp_pat
     history.record(db, load.load_results(INSTRUCTION_BASELINE))
     s = trends.build_site(db)
     assert {x.metric for x in s.series} == {"instructions_per_op"}
+
+
+def test_a_history_of_another_schema_version_is_refused(tmp_path, capsys):
+    db = tmp_path / "v9.sqlite"
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA user_version = 9")
+    con.commit()
+    con.close()
+    assert perfgate(["trends", "--history", str(db), "--out", str(tmp_path)]) == 2
+    assert f"history {db} has schema version 9; this perfgate reads 1" in capsys.readouterr().err

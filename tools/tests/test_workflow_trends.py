@@ -1,0 +1,111 @@
+"""The workflow's trend page and sharded committed-baseline run: what runs when, and the two
+scripts it calls (tools/ci/trends, the shard count step) run for real."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO, scaled, with_context, write
+from perfgate import history, load
+
+WORKFLOW = REPO / ".github" / "workflows" / "perf-gate.yml"
+TRENDS = REPO / "tools" / "ci" / "trends"
+
+
+@pytest.fixture(scope="module")
+def jobs() -> dict:
+    return yaml.safe_load(WORKFLOW.read_text())["jobs"]
+
+
+def step(job: dict, name_start: str) -> dict:
+    return next(s for s in job["steps"] if s.get("name", "").startswith(name_start))
+
+
+def test_non_pull_request_runs_make_the_trend_page_and_put_its_summary_in_the_job_summary(jobs):
+    gate = jobs["perf-gate"]
+    names = [s.get("name", "") for s in gate["steps"]]
+    trends = step(gate, "Trends")
+    assert names.index(trends["name"]) == names.index("Against the committed baseline (targets, trends; timing "
+                                                      "not enforced)") + 1
+    assert "steps.trend.outcome == 'success'" in trends["if"]  # not on pull requests: no committed-baseline run
+    assert trends["run"].startswith("tools/ci/trends ")
+    summary = step(gate, "Summary and annotations")["run"]
+    assert "reports/trends" in summary and "trends-summary.md" in summary
+    assert "reports/trends/" in step(gate, "Upload the report")["with"]["path"]
+
+
+def test_a_sharded_nightly_splits_the_committed_baseline_run_and_merges_it_once(jobs):
+    on = yaml.safe_load(WORKFLOW.read_text())[True]
+    assert on["workflow_dispatch"]["inputs"]["shards"]["default"] == "1"
+    gate = jobs["perf-gate"]
+    assert "env.SHARDED != 'true'" in step(gate, "Against the committed baseline")["if"]
+    assert "pull_request" not in gate["env"]["SHARDED"].split("==")[0] and "schedule" in gate["env"]["SHARDED"]
+    shard = jobs["full-shard"]
+    assert shard["strategy"]["matrix"]["shard"] == "${{ fromJSON(needs.shard-plan.outputs.matrix) }}"
+    run = step(shard, "Run this shard's benchmarks")["run"]
+    assert "perfgate shards" in run and '--print-filter "$SHARD"' in run and '--filter "$filter"' in run
+    merge = jobs["full-merge"]
+    assert merge["needs"] == ["shard-plan", "full-shard"] and "always()" in merge["if"]
+    run = step(merge, "Merge the shards")["run"]
+    assert "gate merge --plan reports/plan.json" in run and "gate check --baseline" in run
+    assert "--no-fail-on-timing --history reports/history.sqlite" in run
+    assert "tools/ci/record-history" in step(merge, "Record the run")["run"]
+
+
+def _shard_count(jobs, value: str, tmp_path: Path) -> tuple[int, str]:
+    out = tmp_path / "out"
+    out.write_text("")
+    script = step(jobs["shard-plan"], "Shard count")["run"]
+    done = subprocess.run(["bash", "-c", script], env=dict(os.environ, SHARDS=value, GITHUB_OUTPUT=str(out)),
+                          capture_output=True, text=True, timeout=30)
+    return done.returncode, out.read_text() + done.stdout
+
+
+@pytest.mark.parametrize("value, code, expected", [("3", 0, "count=3\nmatrix=[1,2,3]\n"), ("1", 0, "matrix=[1]"),
+                                                   ("x", 2, "shards must be a whole number >= 1, not 'x'"),
+                                                   ("0", 2, "not '0'")])
+def test_the_shard_count_step_makes_the_matrix_or_refuses_the_input(jobs, tmp_path, value, code, expected):
+    rc, text = _shard_count(jobs, value, tmp_path)
+    assert rc == code and expected in text
+
+
+def test_the_ci_trends_script_compacts_the_history_and_writes_the_page_with_commit_links(tmp_path, real_doc):
+    db = tmp_path / "h.sqlite"
+    for i in range(3):
+        f = write(tmp_path / f"r{i}.json", with_context(scaled(real_doc, 1 + i / 50), statestore_git_commit=f"c{i}"))
+        history.record(db, load.load_results(f), recorded_at=f"2026-03-0{i + 1}T00:00:00+00:00")
+    done = subprocess.run([str(TRENDS), "o/r", str(db), str(tmp_path / "out")], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "0 runs compacted" in done.stdout and "3 runs" in done.stdout
+    page = (tmp_path / "out" / "trends.html").read_text()
+    assert '"commit_url":"https://github.com/o/r/commit/{sha}"' in page
+    assert (tmp_path / "out" / "trends-summary.md").read_text().startswith("### Trends: change points")
+
+
+def test_the_ci_trends_script_warns_and_passes_without_a_usable_history(tmp_path):
+    done = subprocess.run([str(TRENDS), "o/r", str(tmp_path / "none.sqlite"), str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "::warning::no run history at" in done.stdout
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"junk" * 1000)
+    done = subprocess.run([str(TRENDS), "o/r", str(junk), str(tmp_path / "out")], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0 and "::warning::the trend page could not be made" in done.stdout
+    assert f"history {junk} is not usable" in done.stderr
+
+
+def test_every_make_target_and_tool_the_sharded_jobs_call_exists(jobs):
+    import re
+    scripts = "\n".join(s.get("run", "") for name in ("shard-plan", "full-shard", "full-merge")
+                        for s in jobs[name]["steps"])
+    targets = set(re.findall(r"^([a-z][a-z0-9-]*):", (REPO / "Makefile").read_text(), re.MULTILINE))
+    assert set(re.findall(r"\bmake ([a-z][a-z0-9-]*)", scripts)) == {"build"} <= targets
+    tools = set(re.findall(r"\b(tools/[a-z/.-]+[a-z])", scripts))
+    assert {"tools/ci/trends", "tools/ci/record-history", "tools/setup.sh"} <= tools
+    assert all(os.access(REPO / t, os.X_OK) for t in tools)
