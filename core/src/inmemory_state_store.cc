@@ -144,14 +144,22 @@ void InMemoryStateStore::Rehash(std::size_t capacity) {
   tombstones_ = 0;
 }
 
-void InMemoryStateStore::reserve(std::size_t n) {
+Status InMemoryStateStore::reserve(std::size_t n) {
+  // Checked before CapacityFor(), whose doubling would overflow.
+  if (n > kMaxReservableKeys) {
+    return Status::ResourceExhausted("cannot reserve " + std::to_string(n) + " keys",
+                                     "the hash table holds at most " + std::to_string(kMaxReservableKeys) +
+                                         " keys (2^40 slots at a load of 3/4)");
+  }
   const std::size_t capacity = CapacityFor(n);
-  if (capacity <= hash_capacity()) return;
+  if (capacity <= hash_capacity()) return Status::OK();
   try {
     Rehash(capacity);
   } catch (const std::bad_alloc&) {
-    // reserve() is a hint; the table grows on demand instead.
+    return Status::ResourceExhausted("out of memory", "cannot allocate " + std::to_string(capacity) +
+                                                          " hash slots for " + std::to_string(n) + " keys");
   }
+  return Status::OK();
 }
 
 Entry* InMemoryStateStore::NewRecord(std::string_view key, std::string_view value) {

@@ -16,6 +16,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <dirent.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -165,12 +166,6 @@ std::uint64_t CleanCheck(const char* base) {
 
 std::string ErrnoText(int err) { return std::strerror(err); }
 
-// Makes the file `new_size` bytes long (sparse; PopulateFrom() then
-// reserves the pages). fallocate() would reserve blocks too, but deleting a
-// file with many fallocated extents (compact, restore) took 15-45 ms here on
-// an ext4 mounted with `discard`. Returns false with errno set.
-bool ExtendFile(int fd, std::uint64_t new_size) { return ::ftruncate(fd, static_cast<off_t>(new_size)) == 0; }
-
 // The file behind `path` after following symbolic links, so compact() and
 // restore() replace the file itself, not a link to it.
 std::string ResolvedPath(const std::string& path) {
@@ -203,9 +198,9 @@ MmapStateStore::~MmapStateStore() {
 }
 
 void MmapStateStore::CloseFile() {
-  if (base_ != nullptr) munmap(base_, mapped_size_);
+  if (base_ != nullptr) fs_->Unmap(base_, mapped_size_);
   base_ = nullptr;
-  if (fd_ >= 0) close(fd_);  // releases the flock
+  if (fd_ >= 0) fs_->Close(fd_);  // releases the flock
   fd_ = -1;
 }
 
@@ -215,7 +210,44 @@ Status MmapStateStore::IoError(std::string_view what, int err) const {
   return Status::IOError(path_, std::string(what) + ": " + ErrnoText(err));
 }
 
+Status MmapStateStore::SyncDirectory(FileSystem* fs, const std::string& file_path, const std::string& path) {
+  const std::string directory = DirectoryOf(file_path);
+  const int dir_fd = fs->Open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  if (dir_fd < 0) return Status::IOError(path, "cannot open the directory " + directory + ": " + ErrnoText(errno));
+  const int rc = fs->Fsync(dir_fd);
+  const int err = errno;
+  fs->Close(dir_fd);
+  if (rc != 0) return Status::IOError(path, "cannot fsync the directory " + directory + ": " + ErrnoText(err));
+  return Status::OK();
+}
+
 // ---------------------------------------------------------------- open/create
+
+namespace {
+
+// Removes `<path>.creating.<pid>` files whose creator is gone. A creator
+// holds an exclusive flock on its file from open() to unlink(), so a file we
+// can lock is abandoned (a dead pid, or a pid since reused, alike).
+void RemoveAbandonedCreations(FileSystem* fs, const std::string& path) {
+  const std::string directory = DirectoryOf(path);
+  const std::size_t slash = path.rfind('/');
+  const std::string prefix = (slash == std::string::npos ? path : path.substr(slash + 1)) + ".creating.";
+  DIR* dir = ::opendir(directory.c_str());
+  if (dir == nullptr) return;
+  while (const dirent* entry = ::readdir(dir)) {
+    const std::string_view name = entry->d_name;
+    if (!name.starts_with(prefix) || name.size() == prefix.size()) continue;
+    if (name.substr(prefix.size()).find_first_not_of("0123456789") != std::string_view::npos) continue;
+    const std::string leftover = directory + "/" + std::string(name);
+    const int fd = fs->Open(leftover.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+    if (fd < 0) continue;
+    if (fs->Flock(fd, LOCK_EX | LOCK_NB) == 0) fs->Unlink(leftover.c_str());
+    fs->Close(fd);
+  }
+  ::closedir(dir);
+}
+
+}  // namespace
 
 Status MmapStateStore::Open(const std::string& path, std::unique_ptr<MmapStateStore>& out,
                             const MmapOptions& options) {
@@ -233,46 +265,27 @@ Status MmapStateStore::Open(const std::string& path, std::unique_ptr<MmapStateSt
   }
   const std::uint64_t data_capacity =
       std::max<std::uint64_t>(kMinDataCapacity, (options.initial_data_bytes + 7) & ~std::uint64_t{7});
+  FileSystem* const fs = options.file_system != nullptr ? options.file_system : FileSystem::Default();
+  RemoveAbandonedCreations(fs, path);
 
   // A file can be replaced by rename() (compact/restore in its owner) between
   // our open() and flock(); then the lock we got is on a dead inode: retry.
   for (int attempt = 0; attempt < 16; ++attempt) {
-    const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    const int fd = fs->Open(path.c_str(), O_RDWR | O_CLOEXEC, 0);
     if (fd < 0) {
       const int err = errno;
       if (err != ENOENT) return Status::IOError(path, "cannot open: " + ErrnoText(err));
-      // Create atomically: build the empty store under a private name, then
-      // link() it into place (fails if someone else created `path` first).
-      const std::string temp_path = path + ".creating." + std::to_string(getpid());
       std::unique_ptr<MmapStateStore> fresh;
-      Status s = CreateFile(temp_path, slots, data_capacity, options.hash_seed, fresh);
-      if (!s.ok()) {
-        ::unlink(temp_path.c_str());
-        return Status::IOError(path, "cannot create: " + s.message());
-      }
-      if (::link(temp_path.c_str(), path.c_str()) == 0) {
-        ::unlink(temp_path.c_str());
-        fresh->path_ = path;
-        fresh->file_path_ = ResolvedPath(path);
-        out = std::move(fresh);
-        return Status::OK();
-      }
-      const int link_err = errno;
-      fresh->discard_on_close_ = true;
-      fresh.reset();
-      ::unlink(temp_path.c_str());
-      if (link_err == EEXIST) {
-        struct stat target {};
-        if (::stat(path.c_str(), &target) != 0 && errno == ENOENT) {
-          return Status::IOError(path, "cannot create: a dangling symbolic link is in the way");
-        }
-        continue;  // someone else created it first: open theirs
-      }
-      return Status::IOError(path, "cannot create: " + ErrnoText(link_err));
+      bool lost_race = false;
+      Status s = CreateAtPath(fs, path, slots, data_capacity, options.hash_seed, fresh, lost_race);
+      if (lost_race) continue;  // someone else created it first: open theirs
+      if (!s.ok()) return s;
+      out = std::move(fresh);
+      return Status::OK();
     }
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (fs->Flock(fd, LOCK_EX | LOCK_NB) != 0) {
       const int err = errno;
-      ::close(fd);
+      fs->Close(fd);
       if (err == EWOULDBLOCK) {
         return Status::Busy(path, "already open (locked by another handle in this or another process)");
       }
@@ -280,24 +293,25 @@ Status MmapStateStore::Open(const std::string& path, std::unique_ptr<MmapStateSt
     }
     struct stat by_fd {};
     struct stat by_path {};
-    if (::fstat(fd, &by_fd) != 0) {
+    if (fs->Fstat(fd, &by_fd) != 0) {
       const int err = errno;
-      ::close(fd);
+      fs->Close(fd);
       return Status::IOError(path, "cannot stat: " + ErrnoText(err));
     }
     if (!S_ISREG(by_fd.st_mode)) {
-      ::close(fd);
+      fs->Close(fd);
       return Status::IOError(path, "not a regular file");
     }
-    if (::stat(path.c_str(), &by_path) != 0 || by_path.st_ino != by_fd.st_ino || by_path.st_dev != by_fd.st_dev) {
-      ::close(fd);
+    if (fs->Stat(path.c_str(), &by_path) != 0 || by_path.st_ino != by_fd.st_ino || by_path.st_dev != by_fd.st_dev) {
+      fs->Close(fd);
       continue;
     }
     // We hold the lock, so nobody else is rewriting: a leftover is stale.
     const std::string file_path = ResolvedPath(path);
-    ::unlink((file_path + ".rewrite").c_str());
+    fs->Unlink((file_path + ".rewrite").c_str());
 
     std::unique_ptr<MmapStateStore> store(new MmapStateStore());
+    store->fs_ = fs;
     store->path_ = path;
     store->file_path_ = file_path;
     store->fd_ = fd;
@@ -311,19 +325,92 @@ Status MmapStateStore::Open(const std::string& path, std::unique_ptr<MmapStateSt
   return Status::Busy(path, "the file kept being replaced while opening it");
 }
 
-Status MmapStateStore::CreateFile(const std::string& file_path, std::uint64_t index_slots,
+// Creates the store at `path` atomically: the empty store is built in an
+// unnamed file (O_TMPFILE; a private `<path>.creating.<pid>` where the
+// filesystem lacks it), synced, then linked into place, which fails if
+// someone else created `path` first (`lost_race`). A crash at any point
+// leaves either nothing or a complete file at `path`; with O_TMPFILE it
+// leaves nothing else either (a named leftover is removed by a later Open).
+Status MmapStateStore::CreateAtPath(FileSystem* fs, const std::string& path, std::uint64_t index_slots,
+                                    std::uint64_t data_capacity, std::uint64_t hash_seed,
+                                    std::unique_ptr<MmapStateStore>& out, bool& lost_race) {
+  lost_race = false;
+  out.reset();
+  const std::string directory = DirectoryOf(path);
+  std::string temp_path;  // empty: unnamed
+  int fd = fs->Open(directory.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    const int err = errno;
+    if (err != EOPNOTSUPP && err != EISDIR && err != EINVAL) {
+      return Status::IOError(path, "cannot create: " + ErrnoText(err));
+    }
+    temp_path = path + ".creating." + std::to_string(::getpid());
+    fd = fs->Open(temp_path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return Status::IOError(path, "cannot create: " + ErrnoText(errno));
+  }
+  std::unique_ptr<MmapStateStore> fresh;
+  Status s = InitializeFile(fs, fd, temp_path.empty() ? path : temp_path, index_slots, data_capacity, hash_seed,
+                            fresh);
+  // The new file must be complete on disk before a name points at it.
+  if (s.ok()) s = fresh->SyncMapping();
+  if (!s.ok()) s = Status::IOError(path, "cannot create: " + s.message());
+  bool linked = false;
+  if (s.ok()) {
+    const std::string from = temp_path.empty() ? "/proc/self/fd/" + std::to_string(fresh->fd_) : temp_path;
+    if (fs->Link(from.c_str(), path.c_str(), temp_path.empty() ? AT_SYMLINK_FOLLOW : 0) == 0) {
+      linked = true;
+    } else {
+      const int err = errno;
+      struct stat target {};
+      if (err != EEXIST) {
+        s = Status::IOError(path, "cannot create: " + ErrnoText(err));
+      } else if (fs->Stat(path.c_str(), &target) != 0 && errno == ENOENT) {
+        s = Status::IOError(path, "cannot create: a dangling symbolic link is in the way");
+      } else {
+        lost_race = true;
+        s = Status::Busy(path, "created by someone else meanwhile");
+      }
+    }
+  }
+  // The name itself must be on disk before the store is used.
+  if (s.ok()) s = SyncDirectory(fs, path, path);
+  if (!temp_path.empty()) fs->Unlink(temp_path.c_str());
+  if (!s.ok()) {
+    // Leave nothing behind: not the temporary name, nor a store linked at
+    // `path` whose directory entry could not be synced.
+    if (linked) fs->Unlink(path.c_str());
+    if (fresh) fresh->discard_on_close_ = true;
+    return s;
+  }
+  fresh->path_ = path;
+  fresh->file_path_ = ResolvedPath(path);
+  out = std::move(fresh);
+  return Status::OK();
+}
+
+Status MmapStateStore::CreateFile(FileSystem* fs, const std::string& file_path, std::uint64_t index_slots,
                                   std::uint64_t data_capacity, std::uint64_t hash_seed,
                                   std::unique_ptr<MmapStateStore>& out) {
   out.reset();
-  const int fd = ::open(file_path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int fd = fs->Open(file_path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Status::IOError(file_path, ErrnoText(errno));
+  return InitializeFile(fs, fd, file_path, index_slots, data_capacity, hash_seed, out);
+}
+
+// Takes ownership of `fd` (closed on error), locks it and writes an empty
+// store of the given geometry into it.
+Status MmapStateStore::InitializeFile(FileSystem* fs, int fd, const std::string& name, std::uint64_t index_slots,
+                                      std::uint64_t data_capacity, std::uint64_t hash_seed,
+                                      std::unique_ptr<MmapStateStore>& out) {
+  out.reset();
   std::unique_ptr<MmapStateStore> store(new MmapStateStore());
-  store->path_ = file_path;
+  store->fs_ = fs;
+  store->path_ = name;
   store->fd_ = fd;
   store->discard_on_close_ = true;
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) return store->IoError("cannot lock", errno);
+  if (fs->Flock(fd, LOCK_EX | LOCK_NB) != 0) return store->IoError("cannot lock", errno);
   const std::uint64_t size = kHeaderSize + data_capacity + index_slots * 8;
-  if (!ExtendFile(fd, size)) return store->IoError("cannot size the file", errno);
+  if (fs->Ftruncate(fd, static_cast<off_t>(size)) != 0) return store->IoError("cannot size the file", errno);
   Status s = store->MapFile(size);
   if (!s.ok()) return s;
   // Creation populates at most kMaxCreatePopulateBytes, so a large initial
@@ -351,7 +438,7 @@ Status MmapStateStore::CreateFile(const std::string& file_path, std::uint64_t in
 }
 
 Status MmapStateStore::MapFile(std::uint64_t size) {
-  void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
+  void* p = fs_->MapShared(fd_, size);
   if (p == MAP_FAILED) return IoError("cannot map " + std::to_string(size) + " bytes", errno);
   base_ = static_cast<char*>(p);
   mapped_size_ = size;
@@ -365,7 +452,12 @@ Status MmapStateStore::MapFile(std::uint64_t size) {
 // huge folios in the page cache (ext4 on recent kernels, tmpfs with
 // huge=advise) cut that (10M entries: get about 310 -> 250 ns here).
 // Best effort: filesystems without large folios ignore it.
-void MmapStateStore::AdviseHugePages() { ::madvise(base_, mapped_size_, MADV_HUGEPAGE); }
+void MmapStateStore::AdviseHugePages() { fs_->Madvise(base_, mapped_size_, MADV_HUGEPAGE); }
+
+Status MmapStateStore::SyncMapping() {
+  if (fs_->Msync(base_, mapped_size_, MS_SYNC) != 0) return IoError("msync failed", errno);
+  return Status::OK();
+}
 
 Status MmapStateStore::PopulateFrom(std::uint64_t file_offset, std::uint64_t max_bytes) {
   // Faulting in a batch of fresh pages costs a fraction of taking one page
@@ -375,7 +467,7 @@ Status MmapStateStore::PopulateFrom(std::uint64_t file_offset, std::uint64_t max
   static const std::uint64_t page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
   const std::uint64_t start = file_offset & ~(page - 1);
   if (start >= mapped_size_) return Status::OK();
-  if (::madvise(base_ + start, std::min(mapped_size_ - start, max_bytes), MADV_POPULATE_WRITE) == 0) {
+  if (fs_->Madvise(base_ + start, std::min(mapped_size_ - start, max_bytes), MADV_POPULATE_WRITE) == 0) {
     return Status::OK();
   }
   const int err = errno;
@@ -472,26 +564,25 @@ Status MmapStateStore::Load(std::uint64_t file_size) {
   hash_seed_ = LoadU64(base + kSeedOffset);
   hash_secret_ = internal::HashSecretFromSeed(hash_seed_);
   SetGeometry(data_capacity, index_slots);
-  // Finish an overwrite a crash interrupted before the records are checked:
-  // until then its record may be torn.
-  s = RedoPendingOverwrite(committed_end);
+
+  // Validation reads only: nothing in the file changes until every check
+  // below has passed, so a file Open refuses is left exactly as it was.
+  PendingOverwrite pending;
+  s = CheckPendingOverwrite(committed_end, pending);
   if (!s.ok()) return s;
+  if (clean && pending.active) return Corrupt("a cleanly closed file has an overwrite pending");
 
   // Every record below the committed end was complete before the end was
-  // published, so any damage there is corruption, not a torn write.
+  // published, so any damage there is corruption, not a torn write. The
+  // record an interrupted overwrite was rewriting may be torn: its journal
+  // image (checked above) stands in for it.
   std::vector<std::uint64_t> put_starts;  // bitmap of put-record offsets / 8 (clean files only)
   if (clean) put_starts.assign(committed_end / 8 / 64 + 1, 0);
-  if (!clean) {
-    Publish(base_, kCleanCheckOffset, 0);
-    std::memset(index_, 0, index_slots_ * 8);
-    live_count_ = live_bytes_ = dead_bytes_ = 0;
-  }
-  committed_end_ = committed_end;
   std::uint64_t offset = 0;
   while (offset < committed_end) {
     const std::string where = "record at data offset " + std::to_string(offset);
     if (committed_end - offset < kRecordHeaderSize) return Corrupt(where + ": header runs past the committed end");
-    const char* record = data_ + offset;
+    const char* record = pending.active && offset == pending.target ? base_ + kJournalImageOffset : data_ + offset;
     const std::uint32_t type = LoadU32(record + 4);
     const std::uint64_t key_len = LoadU32(record + 8);
     const std::uint64_t value_len = LoadU32(record + 12);
@@ -502,11 +593,10 @@ Status MmapStateStore::Load(std::uint64_t file_size) {
     const std::uint64_t size = RecordSize(key_len, value_len);
     if (size > committed_end - offset) return Corrupt(where + ": runs past the committed end");
     if (LoadU32(record) != RecordChecksum(record, key_len, value_len)) return Corrupt(where + ": checksum mismatch");
-    if (clean) {
-      if (type == kTypePut) put_starts[offset / 8 / 64] |= std::uint64_t{1} << ((offset / 8) % 64);
-    } else {
-      s = ApplyLoggedRecord(offset, type, RecordKey(record));
-      if (!s.ok()) return s;
+    if (clean && type == kTypePut) put_starts[offset / 8 / 64] |= std::uint64_t{1} << ((offset / 8) % 64);
+    if (pending.active && offset < pending.target && pending.target < offset + size) {
+      return Corrupt("the overwrite journal names data offset " + std::to_string(pending.target) +
+                     ", inside the record at " + std::to_string(offset));
     }
     offset += size;
   }
@@ -515,7 +605,11 @@ Status MmapStateStore::Load(std::uint64_t file_size) {
     if (LoadU64(base + kCleanIndexChecksumOffset) != XXH3_64bits(index_, index_slots_ * 8)) {
       return Corrupt("index checksum mismatch (the hash index is corrupted)");
     }
+    // Every count of the clean-close record is checked against the records
+    // the index points at before anything is sized from it.
     std::uint64_t occupied = 0;
+    std::uint64_t kv_bytes = 0;
+    std::uint64_t record_bytes = 0;
     for (std::uint64_t i = 0; i < index_slots_; ++i) {
       const std::uint64_t v = index_[i];
       if (v == 0) continue;
@@ -524,28 +618,60 @@ Status MmapStateStore::Load(std::uint64_t file_size) {
       if (words == 0 || at >= committed_end || ((put_starts[at / 8 / 64] >> ((at / 8) % 64)) & 1) == 0) {
         return Corrupt("index slot " + std::to_string(i) + " does not point at a record");
       }
+      const std::uint64_t key_len = LoadU32(data_ + at + 8);
+      const std::uint64_t value_len = LoadU32(data_ + at + 12);
+      if (((v >> kOffsetBits) << kOffsetBits) != ((Hash(RecordKey(data_ + at)) >> kOffsetBits) << kOffsetBits)) {
+        return Corrupt("index slot " + std::to_string(i) + " does not match its record's key hash");
+      }
       ++occupied;
+      kv_bytes += key_len + value_len;
+      record_bytes += RecordSize(key_len, value_len);
     }
-    live_count_ = LoadU64(base + kCleanLiveCountOffset);
-    live_bytes_ = LoadU64(base + kCleanLiveBytesOffset);
-    dead_bytes_ = LoadU64(base + kCleanDeadBytesOffset);
-    if (occupied != live_count_) {
+    const std::uint64_t recorded_count = LoadU64(base + kCleanLiveCountOffset);
+    const std::uint64_t recorded_kv = LoadU64(base + kCleanLiveBytesOffset);
+    const std::uint64_t recorded_dead = LoadU64(base + kCleanDeadBytesOffset);
+    if (occupied != recorded_count) {
       return Corrupt("index holds " + std::to_string(occupied) + " keys but the header records " +
-                     std::to_string(live_count_));
+                     std::to_string(recorded_count));
     }
-    if (live_bytes_ > committed_end || dead_bytes_ > committed_end) {
-      return Corrupt("the clean-close record's byte counts (live " + std::to_string(live_bytes_) + ", dead " +
-                     std::to_string(dead_bytes_) + ") exceed the committed end " + std::to_string(committed_end));
+    if (recorded_kv != kv_bytes || recorded_dead != committed_end - record_bytes) {
+      return Corrupt("the clean-close record's byte counts (live " + std::to_string(recorded_kv) + ", dead " +
+                     std::to_string(recorded_dead) + ") do not match the records (live " + std::to_string(kv_bytes) +
+                     ", dead " + std::to_string(committed_end - record_bytes) + ")");
     }
-    // From here on the on-file index changes: mark the file dirty first.
-    Publish(base_, kCleanCheckOffset, 0);
+    live_count_ = occupied;
+    live_bytes_ = kv_bytes;
+    dead_bytes_ = committed_end - record_bytes;
+  }
+
+  // Validated: from here on the file changes. Mark it dirty first, finish
+  // an interrupted overwrite, then (after a crash) rebuild the index.
+  committed_end_ = committed_end;
+  if (clean) Publish(base_, kCleanCheckOffset, 0);
+  if (pending.active) {
+    CopyRecordImage(data_ + pending.target, base_ + kJournalImageOffset);
+    Publish(base_, kJournalWordOffset, 0);
+  }
+  if (!clean) {
+    std::memset(index_, 0, index_slots_ * 8);
+    live_count_ = live_bytes_ = dead_bytes_ = 0;
+    for (offset = 0; offset < committed_end;) {
+      const char* record = data_ + offset;
+      s = ApplyLoggedRecord(offset, LoadU32(record + 4), RecordKey(record));
+      if (!s.ok()) return s;
+      offset += RecordSize(LoadU32(record + 8), LoadU32(record + 12));
+    }
   }
   ordered_.clear();
   ordered_valid_ = false;  // built by the first ordered call
   return Status::OK();
 }
 
-Status MmapStateStore::RedoPendingOverwrite(std::uint64_t committed_end) {
+// Reads the overwrite journal without changing anything: `pending.active`
+// when an overwrite was interrupted, with its target checked to be a put
+// record of the image's key and size below the committed end.
+Status MmapStateStore::CheckPendingOverwrite(std::uint64_t committed_end, PendingOverwrite& pending) const {
+  pending = PendingOverwrite{};
   const std::uint64_t word = LoadU64(base_ + kJournalWordOffset);
   if (word == 0) return Status::OK();
   std::uint64_t payload;
@@ -560,16 +686,22 @@ Status MmapStateStore::RedoPendingOverwrite(std::uint64_t committed_end) {
   }
   if (LoadU32(image) != RecordChecksum(image, key_len, value_len)) return Corrupt("overwrite journal checksum mismatch");
   const std::string where = "the overwrite journal names data offset " + std::to_string(target);
-  if (target + RecordSize(key_len, value_len) > committed_end) return Corrupt(where + ", past the committed end");
+  const std::uint64_t size = RecordSize(key_len, value_len);
+  if (target >= committed_end || size > committed_end - target) return Corrupt(where + ", past the committed end");
   // The key and its length are the same in the old record, the new one and
   // any mix of the two, so they identify the record whatever the copy reached.
-  char* record = data_ + target;
+  const char* record = data_ + target;
   if (LoadU32(record + 4) != kTypePut || LoadU32(record + 8) != key_len ||
       std::memcmp(record + kRecordHeaderSize, image + kRecordHeaderSize, key_len) != 0) {
     return Corrupt(where + ", which does not hold the journal's key");
   }
-  CopyRecordImage(record, image);
-  Publish(base_, kJournalWordOffset, 0);
+  // Only same-size overwrites are journalled: whatever mix of old and new
+  // header the record holds, its size is the image's.
+  if (RecordSize(key_len, LoadU32(record + 12)) != size) {
+    return Corrupt(where + ", a record of another size than the journal's image");
+  }
+  pending.active = true;
+  pending.target = target;
   return Status::OK();
 }
 
@@ -694,13 +826,17 @@ Status MmapStateStore::Grow(std::uint64_t record_bytes, bool new_key) {
 Status MmapStateStore::RehashInto(std::uint64_t data_capacity, std::uint64_t index_slots) {
   const std::uint64_t new_size = kHeaderSize + data_capacity + index_slots * 8;
   if (new_size > mapped_size_) {
-    if (!ExtendFile(fd_, new_size)) return IoError("cannot grow the file", errno);
-    void* p = ::mremap(base_, mapped_size_, new_size, MREMAP_MAYMOVE);
+    // A failure from here on leaves the store as it was: the file may have
+    // grown and the mapping moved, but every pointer follows the mapping and
+    // the old geometry (still the published one) describes it.
+    if (fs_->Ftruncate(fd_, static_cast<off_t>(new_size)) != 0) return IoError("cannot grow the file", errno);
+    void* p = fs_->Remap(base_, mapped_size_, new_size);
     if (p == MAP_FAILED) return IoError("cannot remap the file", errno);
     base_ = static_cast<char*>(p);
     mapped_size_ = new_size;
     data_ = base_ + kHeaderSize;
     *data_cell_ = data_;
+    index_ = reinterpret_cast<std::uint64_t*>(data_ + data_capacity_);
     AdviseHugePages();
   }
   std::uint64_t* old_index = reinterpret_cast<std::uint64_t*>(data_ + data_capacity_);
@@ -711,7 +847,14 @@ Status MmapStateStore::RehashInto(std::uint64_t data_capacity, std::uint64_t ind
     std::memmove(data_ + data_capacity, old_index, old_slots * 8);
     SetGeometry(data_capacity, index_slots);
   } else {
-    std::vector<std::uint64_t> saved(old_index, old_index + old_slots);
+    // The new index may start where the old one does (only the index
+    // grows): rebuild it from a copy.
+    std::vector<std::uint64_t> saved;
+    try {
+      saved.assign(old_index, old_index + old_slots);
+    } catch (const std::bad_alloc&) {
+      return Status::ResourceExhausted(path_, "out of memory while growing the hash index");
+    }
     SetGeometry(data_capacity, index_slots);
     std::memset(index_, 0, index_slots * 8);
     for (const std::uint64_t v : saved) {
@@ -744,7 +887,7 @@ std::uint64_t MmapStateStore::WriteRecord(std::uint32_t type, std::string_view k
 // journal first and is published there: a crash at any instruction leaves
 // either the journal word 0 and the old record intact, or the journal word
 // naming `target` and a complete image that Open() copies over the record
-// (RedoPendingOverwrite). Costs two copies of the record and two word stores,
+// (CheckPendingOverwrite, then Load). Costs two copies of the record and two word stores,
 // and no growth: the file stays the size it is.
 void MmapStateStore::OverwriteInPlace(std::uint64_t target, std::string_view key, std::string_view value) {
   char* image = base_ + kJournalImageOffset;
@@ -907,15 +1050,18 @@ Status MmapStateStore::RewriteFile(std::uint64_t entries, std::uint64_t kv_bytes
 
   const std::string temp_path = file_path_ + ".rewrite";
   std::unique_ptr<MmapStateStore> fresh;
-  Status s = CreateFile(temp_path, slots, data_capacity, hash_seed_, fresh);
+  Status s = CreateFile(fs_, temp_path, slots, data_capacity, hash_seed_, fresh);
   if (s.ok()) s = fill(*fresh);
-  if (s.ok() && ::rename(temp_path.c_str(), file_path_.c_str()) != 0) {
+  // The new file is complete on disk before its name replaces the old one,
+  // so a power cut shows either file whole.
+  if (s.ok()) s = fresh->SyncMapping();
+  if (s.ok() && fs_->Rename(temp_path.c_str(), file_path_.c_str()) != 0) {
     s = IoError("cannot rename " + temp_path + " over the store", errno);
   }
   if (!s.ok()) {
     if (fresh) fresh->discard_on_close_ = true;
     fresh.reset();
-    ::unlink(temp_path.c_str());
+    fs_->Unlink(temp_path.c_str());
     return s;
   }
   fresh->path_ = path_;
@@ -923,7 +1069,10 @@ Status MmapStateStore::RewriteFile(std::uint64_t entries, std::uint64_t kv_bytes
   SwapContents(*fresh);
   fresh->discard_on_close_ = true;  // the replaced file is unlinked already
   fresh.reset();
-  renamed_since_flush_ = true;
+  // The rename is done, so the store now holds the new contents whatever
+  // the directory sync says; a failed sync is retried (and reported) by the
+  // next flush().
+  renamed_since_flush_ = !SyncDirectory(fs_, file_path_, path_).ok();
   return Status::OK();
 }
 
@@ -991,22 +1140,18 @@ double MmapStateStore::fragmentation() const {
 }
 
 Status MmapStateStore::flush() {
-  if (::msync(base_, mapped_size_, MS_SYNC) != 0) return IoError("msync failed", errno);
+  Status s = SyncMapping();
+  if (!s.ok()) return s;
   if (renamed_since_flush_) {
-    const std::string directory = DirectoryOf(file_path_);
-    const int dir_fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir_fd < 0) return IoError("cannot open the directory " + directory, errno);
-    const int rc = ::fsync(dir_fd);
-    const int err = errno;
-    ::close(dir_fd);
-    if (rc != 0) return IoError("cannot fsync the directory " + directory, err);
+    s = SyncDirectory(fs_, file_path_, path_);
+    if (!s.ok()) return s;
     renamed_since_flush_ = false;
   }
   return Status::OK();
 }
 
 void MmapStateStore::prefault() const {
-  if (::madvise(base_, mapped_size_, MADV_POPULATE_WRITE) == 0) return;
+  if (fs_->Madvise(base_, mapped_size_, MADV_POPULATE_WRITE) == 0) return;
   // Older kernels: touch each page by hand (rewriting a byte with itself).
   const long page = ::sysconf(_SC_PAGESIZE);
   for (std::uint64_t i = 0; i < mapped_size_; i += static_cast<std::uint64_t>(page)) {

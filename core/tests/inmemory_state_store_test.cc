@@ -356,13 +356,29 @@ TEST_CASE("a store grows across many rehashes and keeps every key", "[inmemory]"
 
 TEST_CASE("reserve sizes the table so inserting that many keys does not rehash", "[inmemory]") {
   InMemoryStateStore store;
-  store.reserve(10'000);
+  REQUIRE(store.reserve(10'000).ok());
   const std::size_t capacity = store.hash_capacity();
   CHECK(capacity * 3 >= 10'000 * 4);
   for (int i = 0; i < 10'000; ++i) REQUIRE(store.put(BigEndianKey(i), "v").ok());
   CHECK(store.hash_capacity() == capacity);
-  store.reserve(10);  // never shrinks
+  CHECK(store.reserve(10).ok());  // never shrinks
   CHECK(store.hash_capacity() == capacity);
+}
+
+TEST_CASE("reserve of an absurd count returns ResourceExhausted and leaves the store as it was", "[inmemory]") {
+  InMemoryStateStore store;
+  REQUIRE(store.put("kept", "value").ok());
+  const std::size_t capacity = store.hash_capacity();
+  for (const std::size_t n : {SIZE_MAX, SIZE_MAX / 4, SIZE_MAX / 8 + 1, InMemoryStateStore::kMaxReservableKeys + 1}) {
+    INFO("reserve(" << n << ")");
+    const Status s = store.reserve(n);
+    CHECK(s.IsResourceExhausted());
+    CHECK(s.message() == "cannot reserve " + std::to_string(n) +
+                             " keys: the hash table holds at most 824633720832 keys (2^40 slots at a load of 3/4)");
+    CHECK(store.hash_capacity() == capacity);
+  }
+  CHECK(store.get("kept") == std::optional<std::string_view>("value"));
+  CHECK(store.size() == 1);
 }
 
 TEST_CASE("put and delete churn does not grow memory without bound", "[inmemory]") {

@@ -281,9 +281,11 @@ class InMemoryStateStore final : public StateStore {
   void for_each(F&& f) const;
 
   // Sizes the hash table for `n` keys so that inserting up to `n` keys does
-  // not rehash. Never shrinks. Throws nothing; on allocation failure the
-  // table is left as it was.
-  void reserve(std::size_t n);
+  // not rehash. Never shrinks. Returns ResourceExhausted, with the table left
+  // as it was, when `n` exceeds kMaxReservableKeys or the slots cannot be
+  // allocated; OK otherwise.
+  Status reserve(std::size_t n);
+  static constexpr std::size_t kMaxReservableKeys = (std::size_t{1} << 40) / 4 * 3;
 
   // Observability, for tests and benchmarks.
   // Approximate bytes held: arena chunks + hash slots + ordered index.

@@ -54,6 +54,7 @@
 
 #include "absl/container/btree_set.h"
 #include "statestore/byte_io.h"
+#include "statestore/file_system.h"
 #include "statestore/internal/key_hash.h"
 #include "statestore/state_store.h"
 #include "statestore/status.h"
@@ -71,6 +72,9 @@ struct MmapOptions {
   // for a store keyed by untrusted input. Ignored when the file exists (the
   // seed lives in its header); compact() and restore() keep the file's seed.
   std::uint64_t hash_seed = 0;
+  // The operating-system calls the store makes (file_system.h); null: POSIX.
+  // Must outlive the store. Tests inject faults and record syncs through it.
+  FileSystem* file_system = nullptr;
 };
 
 namespace mmap_internal {
@@ -238,12 +242,23 @@ class MmapStateStore final : public StateStore {
  private:
   MmapStateStore();
 
+  // Creates `path` atomically holding an empty store (see the .cc);
+  // `lost_race` is set when another process created it first.
+  static Status CreateAtPath(FileSystem* fs, const std::string& path, std::uint64_t index_slots,
+                             std::uint64_t data_capacity, std::uint64_t hash_seed,
+                             std::unique_ptr<MmapStateStore>& out, bool& lost_race);
   // Creates (O_TRUNC) and locks `file_path` holding an empty store sized
   // for the given geometry; `out` is left empty on error.
   // `hash_seed` 0 draws a random seed.
-  static Status CreateFile(const std::string& file_path, std::uint64_t index_slots,
+  static Status CreateFile(FileSystem* fs, const std::string& file_path, std::uint64_t index_slots,
                            std::uint64_t data_capacity, std::uint64_t hash_seed,
                            std::unique_ptr<MmapStateStore>& out);
+  static Status InitializeFile(FileSystem* fs, int fd, const std::string& name, std::uint64_t index_slots,
+                               std::uint64_t data_capacity, std::uint64_t hash_seed,
+                               std::unique_ptr<MmapStateStore>& out);
+  static Status SyncDirectory(FileSystem* fs, const std::string& file_path, const std::string& path);
+  // msync(MS_SYNC) of the whole mapping.
+  Status SyncMapping();
   // Validates the file behind fd_/base_ and makes it ready for use.
   Status Load(std::uint64_t file_size);
   Status MapFile(std::uint64_t size);
@@ -290,8 +305,12 @@ class MmapStateStore final : public StateStore {
   // Rewrites the put record of `key` at `target` (of the same RecordSize)
   // to hold `value`, crash-safely, through the header's overwrite journal.
   void OverwriteInPlace(std::uint64_t target, std::string_view key, std::string_view value);
-  // At Open: completes an overwrite that a crash interrupted.
-  Status RedoPendingOverwrite(std::uint64_t committed_end);
+  // At Open: checks (without writing) an overwrite that a crash interrupted.
+  struct PendingOverwrite {
+    bool active = false;
+    std::uint64_t target = 0;  // data offset of the record being rewritten
+  };
+  Status CheckPendingOverwrite(std::uint64_t committed_end, PendingOverwrite& pending) const;
   Status ApplyLoggedRecord(std::uint64_t offset, std::uint32_t type, std::string_view key);
   // Builds ordered_ from the hash index when it is not being maintained.
   void EnsureOrdered() const {
@@ -313,6 +332,7 @@ class MmapStateStore final : public StateStore {
   }
   void CloseFile();
 
+  FileSystem* fs_ = FileSystem::Default();
   std::string path_;       // as given to Open(), for messages and path()
   std::string file_path_;  // symbolic links resolved: what compact/restore replace
   int fd_ = -1;

@@ -1,0 +1,297 @@
+// Fault injection (LevelDB's fault_injection_test, through the FileSystem
+// seam): every operating-system call that growth, compaction, restore,
+// creation and flush make is failed in turn. Each failure must surface as
+// IOError (or be absorbed, for the best-effort calls), leave the store
+// unchanged and usable, and a clean close and reopen must give the same
+// contents. Remaps are forced to move the mapping, so a pointer left into
+// the old one is caught (by ASan in the sanitizer build, by a wrong answer
+// otherwise).
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cerrno>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "statestore/file_system.h"
+#include "statestore/inmemory_state_store.h"
+#include "statestore/mmap_state_store.h"
+#include "statestore/snapshot_format.h"
+
+namespace statestore {
+namespace {
+
+using Model = std::map<std::string, std::string>;
+
+class TempDir {
+ public:
+  TempDir() {
+    char name[] = "/tmp/mmap_fault_test.XXXXXX";
+    const char* made = ::mkdtemp(name);
+    REQUIRE(made != nullptr);
+    path_ = made;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+  std::set<std::string> entries() const {
+    std::set<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(path_)) names.insert(e.path().filename().string());
+    return names;
+  }
+
+ private:
+  std::string path_;
+};
+
+// Fails the call numbered `fail_at` (counted from Arm) with an errno fitting
+// the call; forwards everything else to POSIX. Remap always moves.
+class FaultInjectingFileSystem : public FileSystem {
+ public:
+  void Arm(long fail_at) {
+    calls_ = 0;
+    fail_at_ = fail_at;
+    failed_call_.clear();
+  }
+  void Disarm() { fail_at_ = -1; }
+  bool failed() const { return !failed_call_.empty(); }
+  const std::string& failed_call() const { return failed_call_; }
+
+  int Open(const char* path, int flags, mode_t mode) override {
+    return Fail("open", EACCES) ? -1 : FileSystem::Open(path, flags, mode);
+  }
+  int Flock(int fd, int operation) override { return Fail("flock", ENOLCK) ? -1 : FileSystem::Flock(fd, operation); }
+  int Fstat(int fd, struct stat* out) override { return Fail("fstat", EIO) ? -1 : FileSystem::Fstat(fd, out); }
+  int Ftruncate(int fd, off_t size) override { return Fail("ftruncate", EFBIG) ? -1 : FileSystem::Ftruncate(fd, size); }
+  int Fsync(int fd) override { return Fail("fsync", EIO) ? -1 : FileSystem::Fsync(fd); }
+  void* MapShared(int fd, std::size_t size) override {
+    return Fail("mmap", ENOMEM) ? MAP_FAILED : FileSystem::MapShared(fd, size);
+  }
+  void* Remap(void* old_address, std::size_t old_size, std::size_t new_size) override {
+    if (Fail("mremap", ENOMEM)) return MAP_FAILED;
+    // Move the mapping every time: reserve a fresh range, then remap onto it.
+    void* target = ::mmap(nullptr, new_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (target == MAP_FAILED) return MAP_FAILED;
+    return ::mremap(old_address, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, target);
+  }
+  int Madvise(void* address, std::size_t size, int advice) override {
+    return Fail(advice == MADV_HUGEPAGE ? "madvise(HUGEPAGE)" : "madvise(POPULATE_WRITE)", ENOSPC)
+               ? -1
+               : FileSystem::Madvise(address, size, advice);
+  }
+  int Msync(void* address, std::size_t size, int flags) override {
+    return Fail("msync", EIO) ? -1 : FileSystem::Msync(address, size, flags);
+  }
+  int Rename(const char* from, const char* to) override { return Fail("rename", ENOSPC) ? -1 : FileSystem::Rename(from, to); }
+  int Link(const char* from, const char* to, int flags) override {
+    return Fail("link", ENOSPC) ? -1 : FileSystem::Link(from, to, flags);
+  }
+
+ private:
+  bool Fail(const char* call, int err) {
+    if (fail_at_ < 0 || calls_++ != fail_at_) return false;
+    failed_call_ = call;
+    errno = err;
+    return true;
+  }
+
+  long calls_ = 0;
+  long fail_at_ = -1;
+  std::string failed_call_;
+};
+
+Model Contents(const MmapStateStore& store) {
+  Model m;
+  store.for_each_with_prefix("", [&](std::string_view k, std::string_view v) {
+    m.emplace(std::string(k), std::string(v));
+    return true;
+  });
+  REQUIRE(m.size() == store.size());
+  return m;
+}
+
+MmapOptions Tiny(FileSystem* fs) {
+  MmapOptions options;
+  options.initial_index_slots = 8;
+  options.initial_data_bytes = 64;
+  options.hash_seed = 0x5EED;
+  options.file_system = fs;
+  return options;
+}
+
+// A store holding `model`, with dead records behind it (overwrites of other
+// sizes and deletes), built through `fs` (unarmed).
+std::unique_ptr<MmapStateStore> Build(const std::string& path, FileSystem* fs, Model& model) {
+  std::unique_ptr<MmapStateStore> store;
+  REQUIRE(MmapStateStore::Open(path, store, Tiny(fs)).ok());
+  for (int i = 0; i < 5; ++i) {
+    const std::string key = std::string("key-").append(1, static_cast<char>('0' + i));
+    const std::string value = std::string("v").append(1, static_cast<char>('0' + i));
+    REQUIRE(store->put(key, std::string(20 + i, 'a')).ok());
+    REQUIRE(store->put(key, value).ok());  // another size: a dead record
+    model[key] = value;
+  }
+  REQUIRE(store->del("key-4").ok());
+  model.erase("key-4");
+  return store;
+}
+
+struct Trials {
+  int failed_calls = 0;
+  int absorbed = 0;  // best-effort calls whose failure the store tolerates
+};
+
+// Fails each call of `op` in turn on a freshly built store. `expected_after`
+// is the contents once `op` succeeded.
+Trials FailEachCall(const std::function<Status(MmapStateStore&)>& op,
+                    const std::function<void(Model&)>& apply_to_model) {
+  Trials trials;
+  for (long fail_at = 0;; ++fail_at) {
+    REQUIRE(fail_at < 200);
+    TempDir dir;
+    const std::string path = dir.file("store.mmap");
+    FaultInjectingFileSystem fs;
+    Model model;
+    std::unique_ptr<MmapStateStore> store = Build(path, &fs, model);
+    Model after = model;
+    apply_to_model(after);
+
+    fs.Arm(fail_at);
+    const Status s = op(*store);
+    fs.Disarm();
+    if (!fs.failed()) {
+      REQUIRE(s.ok());
+      CHECK(Contents(*store) == after);
+      break;  // every call has been failed once
+    }
+    INFO("failing call " << fail_at << " (" << fs.failed_call() << "): " << s.ToString());
+    ++trials.failed_calls;
+    if (s.ok()) {
+      // Only a best-effort call may fail without an error: the huge-page
+      // advice, or the directory sync after a rename that already happened
+      // (the store holds the new contents; the next flush() retries it).
+      INFO("absorbed");
+      CHECK((fs.failed_call() == "madvise(HUGEPAGE)" || fs.failed_call() == "open" || fs.failed_call() == "fsync"));
+      ++trials.absorbed;
+      model = after;
+      CHECK(store->flush().ok());
+    } else {
+      CHECK(s.IsIOError());
+      CHECK(s.message().find(path) == 0);
+    }
+    // Unchanged (or, for an absorbed failure, done) and usable.
+    CHECK(Contents(*store) == model);
+    REQUIRE(store->put("probe", "after the failure").ok());
+    CHECK(store->get("probe") == std::optional<std::string_view>("after the failure"));
+    REQUIRE(store->del("probe").ok());
+    CHECK(Contents(*store) == model);
+    CHECK(dir.entries() == std::set<std::string>{"store.mmap"});
+    // A clean close and reopen (plain POSIX) give the same contents.
+    store.reset();
+    REQUIRE(MmapStateStore::Open(path, store).ok());
+    CHECK(Contents(*store) == model);
+  }
+  return trials;
+}
+
+TEST_CASE("every failing call during growth leaves the store unchanged and usable", "[fault]") {
+  // Enough new keys that both the data region and the index grow, moving
+  // the mapping each time.
+  std::vector<std::pair<std::string, std::string>> puts;
+  for (int i = 0; i < 40; ++i) puts.emplace_back("grow-" + std::to_string(i), std::string(100, 'g'));
+  const Trials trials = FailEachCall(
+      [&](MmapStateStore& store) {
+        for (const auto& [k, v] : puts) {
+          Status s = store.put(k, v);
+          if (!s.ok()) {
+            // Undo the puts that went through, so "unchanged" means the
+            // state before the batch; each put is its own unit.
+            for (const auto& [done, unused] : puts) {
+              if (done == k) break;
+              REQUIRE(store.del(done).ok());
+            }
+            return s;
+          }
+        }
+        return Status::OK();
+      },
+      [&](Model& m) {
+        for (const auto& [k, v] : puts) m[k] = v;
+      });
+  std::printf("fault: growth: %d calls failed in turn, %d absorbed (best effort)\n", trials.failed_calls,
+              trials.absorbed);
+  CHECK(trials.failed_calls >= 10);
+}
+
+TEST_CASE("every failing call during compaction leaves the store unchanged and usable", "[fault]") {
+  const Trials trials = FailEachCall([](MmapStateStore& store) { return store.compact(); }, [](Model&) {});
+  std::printf("fault: compact: %d calls failed in turn, %d absorbed\n", trials.failed_calls, trials.absorbed);
+  CHECK(trials.failed_calls >= 8);
+}
+
+TEST_CASE("every failing call during restore leaves the store unchanged and usable", "[fault]") {
+  InMemoryStateStore source;
+  Model restored;
+  for (int i = 0; i < 40; ++i) {
+    const std::string key = "restored-" + std::to_string(1000 + i);
+    REQUIRE(source.put(key, std::string(i, 'r')).ok());
+    restored[key] = std::string(i, 'r');
+  }
+  const std::string blob = source.snapshot();
+  const Trials trials =
+      FailEachCall([&](MmapStateStore& store) { return store.restore(blob); }, [&](Model& m) { m = restored; });
+  std::printf("fault: restore: %d calls failed in turn, %d absorbed\n", trials.failed_calls, trials.absorbed);
+  CHECK(trials.failed_calls >= 8);
+}
+
+TEST_CASE("every failing call during flush returns IOError and leaves the store unchanged", "[fault]") {
+  const Trials trials = FailEachCall([](MmapStateStore& store) { return store.flush(); }, [](Model&) {});
+  CHECK(trials.failed_calls >= 1);
+}
+
+TEST_CASE("every failing call during creation returns IOError and leaves nothing behind", "[fault]") {
+  int failed_calls = 0;
+  for (long fail_at = 0;; ++fail_at) {
+    REQUIRE(fail_at < 200);
+    TempDir dir;
+    const std::string path = dir.file("new.mmap");
+    FaultInjectingFileSystem fs;
+    std::unique_ptr<MmapStateStore> store;
+    fs.Arm(fail_at);
+    const Status s = MmapStateStore::Open(path, store, Tiny(&fs));
+    fs.Disarm();
+    if (!fs.failed()) {
+      REQUIRE(s.ok());
+      break;
+    }
+    ++failed_calls;
+    INFO("failing call " << fail_at << " (" << fs.failed_call() << "): " << s.ToString());
+    if (s.ok()) {
+      CHECK(fs.failed_call() == "madvise(HUGEPAGE)");
+      CHECK(dir.entries() == std::set<std::string>{"new.mmap"});
+      continue;
+    }
+    CHECK(s.IsIOError());
+    CHECK(s.message().rfind(path + ": ", 0) == 0);
+    CHECK(store == nullptr);
+    CHECK(dir.entries().empty());
+    // The path is free for a later, successful creation.
+    REQUIRE(MmapStateStore::Open(path, store, Tiny(&fs)).ok());
+    REQUIRE(store->put("k", "v").ok());
+  }
+  std::printf("fault: create: %d calls failed in turn\n", failed_calls);
+  CHECK(failed_calls >= 6);
+}
+
+}  // namespace
+}  // namespace statestore
