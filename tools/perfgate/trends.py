@@ -53,6 +53,8 @@ DIGITS = 5
 MACHINE_WIDE_RUNS = 2
 MACHINE_WIDE_MIN = 3
 MACHINE_WIDE_SHARE = 0.3
+# New change points printed on the console (all of them are in changes.json).
+CONSOLE_LIMIT = 10
 # The page's default "change since N runs" window.
 DEFAULT_SINCE = 10
 
@@ -369,7 +371,12 @@ def command(args, default_targets: Path) -> int:
     write_atomic(args.out / "trends.html", html)
     if args.summary:
         write_atomic(args.summary, summary_markdown(site))
-    new = sum(c.new for c in site.changes)
+    new = [c for c in site.changes if c.new]
     print(f"perfgate: trends {args.out / 'trends.html'}: {len(site.runs)} runs, {len(site.series)} series, "
-          f"{len(site.changes)} change points ({new} new); changes.json beside it")
+          f"{len(site.changes)} change points ({len(new)} new); changes.json beside it")
+    for c in new[:CONSOLE_LIMIT]:  # like `otava analyze`: what the newest run brought, one line each
+        print(f"perfgate: new change point: {c.benchmark} {c.metric} ({c.machine}, {c.profile}) "
+              f"{c.last_commit_before[:10]}..{c.first_commit[:10]} {fmt_change(c)} {c.kind}")
+    if len(new) > CONSOLE_LIMIT:
+        print(f"perfgate: ... and {len(new) - CONSOLE_LIMIT} more new change points in changes.json")
     return 0

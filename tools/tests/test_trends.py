@@ -93,11 +93,15 @@ def test_two_machines_are_two_lines_never_one(tmp_path, real_doc):
     assert [len(x.runs) for x in gets] == [10, 10]
 
 
-def test_a_change_in_the_newest_runs_is_new(tmp_path, real_doc):
+def test_a_change_in_the_newest_runs_is_new_and_printed(tmp_path, real_doc, capsys):
     db = make_history(tmp_path / "h.sqlite", tmp_path, real_doc, n=24, step_at=20, step=1.3)
     s = trends.build_site(db)
     (c,) = s.changes
     assert c.new and c.first_commit.startswith("0020")
+    assert perfgate(["trends", "--history", str(db), "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1].startswith(f"perfgate: new change point: {GET} real_time (AMD EPYC 7B13|2 cpus|24 GiB, quick) "
+                              "0019") and out[-1].endswith("regression") and "+3" in out[-1]
     md = trends.summary_markdown(s)
     assert "**1 new**" in md and f"| `{GET}` | real_time |" in md and "+30" in md.split("New:")[1]
 
