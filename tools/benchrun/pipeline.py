@@ -31,12 +31,16 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from benchrun import ab, build, codeid, gate, gbjson, instr, plan
 from benchrun import profile as diff_profile
 from benchrun.errors import BenchRunError
 from benchrun.runner import BenchBinary, RunSpec, run
+from perfgate import baseline as perfgate_baseline
+from perfgate import results as perfgate_results
+from perfgate import verdict
+from perfgate.errors import PerfGateError
 
 TIMING_PROFILES = ("tiny", "quick", "full")
 PROFILES = (*TIMING_PROFILES, "instructions")
@@ -111,11 +115,10 @@ def _head_paths(opts: Options) -> tuple[Path, Path]:
 
 
 def _verdict(report_dir: Path) -> dict[str, Any]:
-    path = report_dir / "verdict.json"
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise BenchRunError(f"cannot read the gate's verdict {path}: {exc}") from None
+        return verdict.load_verdict(report_dir / "verdict.json")
+    except PerfGateError as exc:
+        raise BenchRunError(f"cannot read the gate's verdict ({exc})") from None
 
 
 def _failing(report_dir: Path) -> list[str]:
@@ -128,9 +131,8 @@ def _failing(report_dir: Path) -> list[str]:
 
 def _instruction_mismatch(baseline: Path, binary: Path) -> str | None:
     """Why counts of `binary` cannot be compared with `baseline`, or None."""
-    from perfgate import load  # the gate owns the baseline format
     ctx = instr.context_of(binary)
-    recorded = load.load_baseline(baseline)
+    recorded = _read(perfgate_baseline.load_baseline, baseline)
     for key, what in (("statestore_compiler", "compiler"), ("statestore_cxx_flags", "flags")):
         if recorded.ctx(key) and ctx.get(key) and recorded.ctx(key) != ctx.get(key):
             return (f"{baseline} was recorded with {what} '{recorded.ctx(key)}', this build uses "
@@ -138,12 +140,20 @@ def _instruction_mismatch(baseline: Path, binary: Path) -> str | None:
     return None
 
 
+def _read(reader: Callable[[Path], Any], path: Path) -> Any:
+    """A perfgate reader's result; its PerfGateError (one line naming the file) as ours."""
+    try:
+        return reader(path)
+    except PerfGateError as exc:
+        raise BenchRunError(str(exc)) from None
+
+
 def _trimmed_baseline(baseline: Path, names: set[str], out: Path) -> Path:
     """The baseline narrowed to the workloads a filtered run measured (the others are not
     missing, just not asked for)."""
-    doc = json.loads(baseline.read_text())
+    doc = _read(perfgate_results.read_document, baseline)
     doc["benchmarks"] = [b for b in doc["benchmarks"] if b.get("name") in names or b.get("run_name") in names]
-    out.write_text(json.dumps(doc, indent=1))
+    perfgate_baseline.write_baseline(doc, out)
     return out
 
 
@@ -186,9 +196,9 @@ def _gate_args(opts: Options, instructions: Path | None) -> list[str]:
     return [*_targets(opts), *opts.gate_args, *(["--instructions", str(instructions)] if instructions else [])]
 
 
-def _same_machine(baseline: Path, results: Path) -> tuple[bool, str, str]:
-    from perfgate import load
-    recorded, current = load.load_baseline(baseline), load.load_results(results)
+def _same_machine(baseline: Path, results_file: Path) -> tuple[bool, str, str]:
+    recorded = _read(perfgate_baseline.load_baseline, baseline)
+    current = _read(perfgate_results.load_results, results_file)
     return (bool(recorded.machine) and recorded.machine == current.machine, recorded.machine, current.machine)
 
 
