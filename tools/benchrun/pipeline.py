@@ -88,6 +88,13 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
     failing: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    # Wall seconds per phase (build, base build, code comparison, instructions, timing, profile).
+    phases: dict[str, float] = field(default_factory=dict)
+
+    def timed(self, phase: str, since: float) -> float:
+        now = time.monotonic()
+        self.phases[phase] = round(self.phases.get(phase, 0.0) + now - since, 1)
+        return now
     # The arguments of the check whose report the differential profile joins.
     timing_check: list[str] = field(default_factory=list)
 
@@ -270,8 +277,10 @@ def execute(opts: Options) -> Outcome:
         outcome.kind = "skip"
         outcome.compared = decision.skip_reason
         return _finish(opts, outcome, started)
+    mark = time.monotonic()
     if opts.head_bench is None:
         _build_head(opts)
+    mark = outcome.timed("build", mark)
     head_path, instr_path = _head_paths(opts)
     head = BenchBinary(head_path, "head")
     head.check()
@@ -285,9 +294,11 @@ def execute(opts: Options) -> Outcome:
         else:
             base = BenchBinary(opts.base_bench, "base")
         base.check()
+        mark = outcome.timed("base build", mark)
         base_id = codeid.identity(base.path.parent.parent)
         head_id = codeid.identity(head.path.parent.parent)
         differences = base_id.differences(head_id)
+        mark = outcome.timed("code comparison", mark)
         outcome.compared = f"compared {head_id.describe()}"
         if not differences and not opts.no_skip:
             outcome.kind = "skip"
@@ -299,12 +310,15 @@ def execute(opts: Options) -> Outcome:
         outcome.notes.append(f"code differs in {len(differences)} of the compared inputs: {shown}")
         say(f"perf-gate: {outcome.notes[-1]}")
     instructions = check_instructions(opts, instr_path, outcome)
+    mark = outcome.timed("instructions", mark)
     if base is not None:
         same_run_ab(opts, base, head, instructions, outcome)
     else:
         against_baseline(opts, head, instructions, outcome)
+    mark = outcome.timed("timing", mark)
     explain(opts, outcome, decision.base if base is not None else None, opts.report_dir, outcome.timing_check,
             timing_flagged=base is not None)
+    outcome.timed("profile", mark)
     return _finish(opts, outcome, started)
 
 
@@ -389,7 +403,7 @@ def _finish(opts: Options, outcome: Outcome, started: float) -> Outcome:
 
 def final_line(outcome: Outcome) -> str:
     code = outcome.exit_code
-    verdict = {0: "PASS", 1: "FAIL", 2: "ERROR"}[code]
+    word = {0: "PASS", 1: "FAIL", 2: "ERROR"}[code]
     detail = ""
     if outcome.failing:
         shown = ", ".join(outcome.failing[:6]) + (f", +{len(outcome.failing) - 6} more" if len(outcome.failing) > 6
@@ -399,4 +413,5 @@ def final_line(outcome: Outcome) -> str:
         detail = ": no code change"
     elif outcome.kind == "baseline" and code == 0:
         detail = ": targets and allocations met; timing reported, not enforced"
-    return f"perf-gate: {verdict} (exit {code}) in {outcome.seconds:g} s{detail}"
+    phases = ", ".join(f"{name} {secs:g}" for name, secs in outcome.phases.items() if secs >= 0.1)
+    return f"perf-gate: {word} (exit {code}) in {outcome.seconds:g} s{f' ({phases})' if phases else ''}{detail}"

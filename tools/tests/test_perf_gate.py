@@ -96,6 +96,7 @@ def test_unchanged_code_passes_says_what_it_compared_and_enforces_no_timing(chec
     assert done.stdout.strip().splitlines()[-1].startswith("perf-gate: PASS (exit 0)")
     record = decision(checkout)
     assert record["kind"] == "baseline" and record["checks"] == {"instructions": 0, "timing": 0}
+    assert {"build", "instructions", "timing"} <= set(record["phases"])  # where the seconds went
     verdict = json.loads((checkout / "reports" / "verdict.json").read_text())
     assert verdict["fail_on_timing"] is False  # the committed wall-time baseline is never enforced by default
     assert (checkout / "reports" / "instructions" / "verdict.json").is_file()
