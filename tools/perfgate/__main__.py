@@ -6,13 +6,14 @@ import sys
 
 from perfgate.cli import main
 from perfgate.errors import PerfGateError
+from perfgate.fmt import one_line
 
 
 def run(argv: list[str] | None = None) -> int:
     try:
         return main(argv)
     except PerfGateError as exc:
-        print(f"perfgate: error: {exc}", file=sys.stderr)
+        print(f"perfgate: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("perfgate: error: interrupted", file=sys.stderr)

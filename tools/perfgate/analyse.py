@@ -61,10 +61,20 @@ MIN_REPETITIONS = 4
 # Below this many samples per side (and without ties) the exact distribution of U
 # is cheap and more accurate than the normal approximation.
 EXACT_LIMIT = 8
-# Fewest paired rounds for which a two-sided signed-rank test can reach p < 0.05.
+# Fewest paired rounds for which a two-sided sign test can reach p < 0.05.
 MIN_PAIRS = 6
 DEFAULT_ALPHA = 0.05
 DEFAULT_THRESHOLD = 0.10
+# A change is beyond its threshold when larger by more than this relative tolerance:
+# (110 - 100) / 100 is 0.10000000000000009 in floating point, and "more than 10%"
+# must not include exactly 10%.
+THRESHOLD_TOLERANCE = 1e-9
+# The gross bound: a change of more than this factor either way (x3 slower, or a third
+# of the time) is beyond any noise seen on the shared runners (the committed-baseline
+# self-test's worst A/A change was +82%, its worst median move between runs about 2.3x),
+# so it is judged on the change alone when too few repetitions leave no test (asv does
+# the same with its factor when it cannot test).
+GROSS_FACTOR = 3.0
 
 
 @dataclass(frozen=True)
@@ -104,6 +114,19 @@ def relative_delta(base: float, current: float) -> float:
     if base == 0:
         return 0.0 if current == 0 else math.inf
     return (current - base) / base
+
+
+def beyond(delta: float, threshold: float) -> bool:
+    """True when the relative change `delta` is beyond `threshold` (more than, with
+    THRESHOLD_TOLERANCE: a change of exactly the threshold is not beyond it)."""
+    return abs(delta) > threshold * (1 + THRESHOLD_TOLERANCE)
+
+
+def gross(delta: float) -> bool:
+    """True when the change is beyond the gross bound: the ratio current/base above
+    GROSS_FACTOR or below 1/GROSS_FACTOR (a zero baseline with a non-zero current included)."""
+    ratio = 1 + delta
+    return ratio > GROSS_FACTOR * (1 + THRESHOLD_TOLERANCE) or ratio < 1 / GROSS_FACTOR / (1 + THRESHOLD_TOLERANCE)
 
 
 def _method(base: np.ndarray, current: np.ndarray) -> str | None:
@@ -151,15 +174,16 @@ def compare(base: np.ndarray, current: np.ndarray, *, u_test: bool = True,
             p_value: float | None = None) -> Comparison:
     """Compares per-repetition values (lower is better).
 
-    When a side has no repetitions (an aggregate-only file), pass its median
-    (or mean) as ``base_median``/``current_median``; no test is then possible.
+    ``base_median``/``current_median``: the medians when already computed (they must be
+    the medians of the samples), or, for a side without repetitions (an aggregate-only
+    file), its median or mean aggregate; no test is then possible.
     ``p_value``: the U test's result when already computed in a batch
     (u_test_p_values); computed here otherwise.
     """
     base = np.asarray(base, dtype=float)
     current = np.asarray(current, dtype=float)
-    bm = float(np.median(base)) if base.size else base_median
-    cm = float(np.median(current)) if current.size else current_median
+    bm = float(np.median(base)) if base.size and base_median is None else base_median
+    cm = float(np.median(current)) if current.size and current_median is None else current_median
     if bm is None or cm is None:
         raise ValueError("compare needs samples or a median for each side")
     delta = relative_delta(bm, cm)

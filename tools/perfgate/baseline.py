@@ -57,6 +57,7 @@ def make_baseline(results_path: Path, *, allow_slowdown: bool = False) -> tuple[
     must not become a baseline (PerfGateError)."""
     doc = fileio.read_json(results_path, "results")
     run = results.parse(doc, results_path, "results", require_release=True)
+    results.require_measured(run)
     build_type = run.ctx(results.CTX_BUILD_TYPE)
     if build_type.lower() not in results.RELEASE_BUILD_TYPES:
         raise PerfGateError(f"results file {results_path} does not say it comes from a Release build "

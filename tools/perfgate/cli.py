@@ -97,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     hprune.add_argument("--history", type=Path, default=DEFAULT_REPORT_DIR / "history.sqlite")
     hprune.add_argument("--keep", type=int, default=None, help="keep the newest N runs")
     hprune.add_argument("--older-than", type=float, default=None, metavar="DAYS",
-                        help="delete runs recorded more than DAYS ago")
+                        help=f"delete runs recorded more than DAYS ago (0 to {history.MAX_AGE_DAYS:,})")
+    hprune.add_argument("--dry-run", action="store_true", help="say which runs would be deleted; delete nothing")
 
     hcompact = hsub.add_parser("compact", help="keep repetitions of the newest N runs per profile, summaries of all")
     hcompact.add_argument("--history", type=Path, default=DEFAULT_REPORT_DIR / "history.sqlite")
@@ -175,6 +176,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     targets = targets_file.load_targets(args.targets)
     baseline = baseline_file.load_baseline(args.baseline)
     current = results.load_results(args.results)
+    results.require_measured(baseline, "baseline")
+    results.require_measured(current)
     instructions = verdict_file.load_instruction_verdict(args.instructions) if args.instructions else None
     profile = profile_view.load(args.diff_profile) if args.diff_profile else None
     threshold = args.threshold or targets.default_threshold or analyse.DEFAULT_THRESHOLD
@@ -267,8 +270,13 @@ def cmd_history(args: argparse.Namespace) -> int:
     if args.history_command in ("compact", "merge"):
         from perfgate import compaction
         return compaction.command(args)
-    deleted = history.prune(args.history, keep=args.keep, older_than_days=args.older_than)
-    print(f"perfgate: pruned {deleted} run(s) from {args.history}")
+    pruned = history.prune(args.history, keep=args.keep, older_than_days=args.older_than, dry_run=args.dry_run)
+    ids = ", ".join(str(i) for i in pruned.ids[:10]) + (f", +{len(pruned.ids) - 10} more" if len(pruned.ids) > 10 else "")
+    why = " and ".join(x for x in (f"beyond the newest {args.keep}" if args.keep is not None else "",
+                                   f"recorded before {pruned.cutoff}" if pruned.cutoff else "") if x)
+    verb = "would delete" if args.dry_run else "deleted"
+    print(f"perfgate: {verb} {len(pruned.ids)} run(s) {why} from {args.history}"
+          + (f" (ids {ids})" if pruned.ids else "") + f"; {pruned.remaining} remain")
     return 0
 
 

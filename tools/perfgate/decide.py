@@ -40,7 +40,7 @@ Seams for issue 6, already used by the CLI:
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import NamedTuple
 
 import numpy as np
@@ -178,12 +178,14 @@ class Verdict:
             "cross_machine": self.cross_machine,
             "warnings": list(self.warnings),
             "counts": self.counts(),
-            "rows": [_clean(asdict(r)) for r in self.rows],
-            "targets": [_clean(asdict(t)) for t in self.targets],
+            "rows": [_clean(r) for r in self.rows],
+            "targets": [_clean(t) for t in self.targets],
         }
 
 
-def _clean(d: dict) -> dict:
+def _clean(row: VerdictRow | TargetRow) -> dict:
+    """The row as a flat dict (its fields are plain values), non-finite floats as None."""
+    d = {f.name: getattr(row, f.name) for f in fields(row)}
     return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
 
 
@@ -194,7 +196,8 @@ def _plural(n: int, word: str, plural: str | None = None) -> str:
 def _regression_brief(r: VerdictRow) -> str:
     p = "" if r.p_value is None else (" p<0.001" if r.p_value < 0.001 else f" p={r.p_value:.3f}")
     metric = "" if r.metric == "real_time" else f" [{r.metric}]"
-    return f"{r.benchmark}{metric} {r.delta_pct:+.1f}%{p}"
+    delta = f"{r.delta_pct:+.1f}%" if r.delta_pct is not None else "from a zero baseline"
+    return f"{r.benchmark}{metric} {delta}{p}"
 
 
 status_rank = status.rank
@@ -296,8 +299,8 @@ def _relative_rows(baseline: RunData, current: RunData, targets: Targets, settin
     pvalues = dict(zip(tests, analyse.u_test_p_values(
         [(baseline.values(rows[i].name, rows[i].metric), current.values(rows[i].name, rows[i].metric))
          for i in tests])))
-    return [_judge(*r, baseline, current, settings, cross_machine, pvalues.get(i)) if isinstance(r, _Pending)
-            else r for i, r in enumerate(rows)]
+    sides = _Sides(baseline, current, settings, cross_machine)
+    return [_judge(sides, r, pvalues.get(i)) if isinstance(r, _Pending) else r for i, r in enumerate(rows)]
 
 
 def _paired_rounds(baseline: RunData, current: RunData, name: str,
@@ -312,40 +315,57 @@ def _paired_rounds(baseline: RunData, current: RunData, name: str,
     return np.array([base[r] for r in rounds]), np.array([head[r] for r in rounds])
 
 
-def _judge(name: str, metric: str, rule: analyse.MetricRule, threshold: float, baseline: RunData,
-           current: RunData, settings: Settings, cross_machine: bool, p_value: float | None) -> VerdictRow:
-    pairs = _paired_rounds(baseline, current, name, metric) if settings.mode == "ab" and rule.u_test else None
+@dataclass(frozen=True)
+class _Sides:
+    """What every relative row of one decision is judged with."""
+
+    baseline: RunData
+    current: RunData
+    settings: Settings
+    cross_machine: bool
+
+
+def _compare(sides: _Sides, pending: _Pending, p_value: float | None) -> analyse.Comparison:
+    name, metric, rule = pending.name, pending.metric, pending.rule
+    base, cur = sides.baseline, sides.current
+    pairs = _paired_rounds(base, cur, name, metric) if sides.settings.mode == "ab" and rule.u_test else None
     if pairs is not None:
-        cmp = analyse.compare_paired(*pairs)
-    else:
-        cmp = analyse.compare(baseline.values(name, metric), current.values(name, metric), u_test=rule.u_test,
-                              base_median=baseline.center(name, metric),
-                              current_median=current.center(name, metric), p_value=p_value)
-    beyond = abs(cmp.delta) > threshold
-    note = ""
-    if not beyond:
-        status = "unchanged"
-    elif not cmp.testable:
-        status = "insufficient"
-        note = cmp.reason
-    elif cmp.p_value is None or cmp.p_value < settings.alpha:
-        status = "regressed" if cmp.delta > 0 else "improved"
-        if status == "improved":
-            note = "consider refreshing the baseline"
-    else:
-        status = "noise"
-        spread = "the per-round ratios" if cmp.reason == "paired rounds" else "the repetitions"
-        note = f"p={cmp.p_value:.3f} >= alpha {settings.alpha:g}: within the spread of {spread}"
+        return analyse.compare_paired(*pairs)
+    return analyse.compare(base.values(name, metric), cur.values(name, metric), u_test=rule.u_test,
+                           base_median=base.center(name, metric), current_median=cur.center(name, metric),
+                           p_value=p_value)
+
+
+def _classify(cmp: analyse.Comparison, threshold: float, alpha: float) -> tuple[str, str]:
+    """(status, note) of one comparison; the status table is in tools/perfgate/README.md."""
+    if not analyse.beyond(cmp.delta, threshold):
+        return status.UNCHANGED, ""
+    direction = status.REGRESSED if cmp.delta > 0 else status.IMPROVED
+    if not cmp.testable:
+        if analyse.gross(cmp.delta):
+            return direction, (f"{cmp.reason}; judged on the change alone: beyond the gross bound "
+                               f"(x{analyse.GROSS_FACTOR:g} either way)")
+        return status.INSUFFICIENT, cmp.reason
+    if cmp.p_value is None or cmp.p_value < alpha:
+        return direction, "consider refreshing the baseline" if direction == status.IMPROVED else ""
+    spread = "the per-round ratios" if cmp.reason == "paired rounds" else "the repetitions"
+    return status.NOISE, f"p={cmp.p_value:.3f} >= alpha {alpha:g}: within the spread of {spread}"
+
+
+def _judge(sides: _Sides, pending: _Pending, p_value: float | None) -> VerdictRow:
+    settings = sides.settings
+    cmp = _compare(sides, pending, p_value)
+    verdict_status, note = _classify(cmp, pending.threshold, settings.alpha)
     row = VerdictRow(
-        benchmark=name, metric=metric, status=status,
-        fails=status == "regressed" and settings.fail_on_timing,
+        benchmark=pending.name, metric=pending.metric, status=verdict_status,
+        fails=verdict_status == status.REGRESSED and settings.fail_on_timing,
         baseline=cmp.base_median, current=cmp.current_median,
         delta_pct=cmp.delta * 100 if math.isfinite(cmp.delta) else None,
-        p_value=cmp.p_value, threshold=threshold, n_baseline=cmp.n_base, n_current=cmp.n_current,
-        note=note, cross_machine=cross_machine, paired=cmp.reason == "paired rounds" and cmp.testable,
+        p_value=cmp.p_value, threshold=pending.threshold, n_baseline=cmp.n_base, n_current=cmp.n_current,
+        note=note, cross_machine=sides.cross_machine, paired=cmp.reason == "paired rounds" and cmp.testable,
     )
-    if settings.confirm_from is not None and settings.confirm_from.get(name) == "regressed":
-        row.confirmation = "confirmed" if status == "regressed" else "not reproduced"
+    if settings.confirm_from is not None and settings.confirm_from.get(pending.name) == status.REGRESSED:
+        row.confirmation = status.CONFIRMED if verdict_status == status.REGRESSED else status.NOT_REPRODUCED
     return row
 
 

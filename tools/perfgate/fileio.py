@@ -103,3 +103,15 @@ def write_atomic(path: Path, text: str) -> None:
             tmp.unlink()
         except OSError:
             pass  # renamed into place (the usual case) or never created
+
+
+def as_number(value: Any) -> float | None:
+    """`value` as a float when it is a JSON/TOML number a float can hold (NaN and
+    infinities included); None for anything else: booleans, strings, containers, and
+    integers too large for a float (10**400), which float() would raise on."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return None

@@ -12,16 +12,29 @@ Schema (SCHEMA_VERSION 1, stored in ``PRAGMA user_version``)::
 
 Trends (``trends``) read ``summary`` joined with ``runs`` through pandas.
 
-Concurrency: WAL journal (readers never block the writer), a busy timeout so a
-second writer waits instead of failing, and one ``BEGIN IMMEDIATE`` transaction
-per recorded run, so a run is either wholly in the history or not at all, and two
-processes recording at once serialise instead of corrupting the file.
+Contract:
+
+* Commands that read (``list_runs``, ``trends``; ``report``, ``history list``) open
+  the file read-only and never write it: an empty SQLite file reads as an empty
+  history; a file of another program, a schema of another version or with tables
+  missing, and a file failing ``PRAGMA quick_check`` are refused (PerfGateError
+  naming the file) before anything trusts them.
+* ``record`` and ``prune`` write one ``BEGIN IMMEDIATE`` transaction each, so a run
+  is either wholly in the history or not at all; a second writer waits (busy
+  timeout) instead of failing. The journal is a rollback journal (``DELETE``), not a
+  WAL: once a command returns, history.sqlite alone holds everything committed, so
+  copying that one file (CI pushes it to a branch) copies the whole history; a
+  failed write (disk full) rolls back and leaves the file as it was.
+* ``prune`` refuses a negative, non-finite or absurd age and can say what it would
+  delete without deleting (``dry_run``).
 """
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterator
@@ -85,30 +98,79 @@ def _utcnow() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
+# Longest age prune accepts: a century. Beyond it datetime arithmetic overflows, and no
+# history is that old; a typo such as 1e10 is refused rather than read as "delete nothing".
+MAX_AGE_DAYS = 36_525
+TABLES = {"runs": {"id", *RUN_COLUMNS},
+          "samples": {"run_id", "benchmark", "metric", "repetition", "value"},
+          "summary": {"run_id", "benchmark", "metric", "n", "median", "mean", "min", "max", "status"}}
+
+
 @contextmanager
-def connect(path: Path | str) -> Iterator[sqlite3.Connection]:
-    """Opens (creating if needed) the history with WAL, busy timeout and the schema."""
+def connect(path: Path | str, *, write: bool = True) -> Iterator[sqlite3.Connection]:
+    """Opens the history after checking it (see the module docstring). `write`: for
+    record and prune (creates the file and the schema when needed); otherwise read-only."""
     path = Path(path)
+    conn = _open(path, write)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-    except (OSError, sqlite3.Error) as exc:
-        raise PerfGateError(f"cannot open history {path}: {exc}") from None
+        _check(conn, path, write)
+        yield conn
+    except (sqlite3.DatabaseError, pd.errors.DatabaseError) as exc:
+        raise PerfGateError(f"history {path} is not usable: {_one_line(exc)}") from None
+    finally:
+        conn.close()
+
+
+def _open(path: Path, write: bool) -> sqlite3.Connection:
     try:
+        if write:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        else:
+            _require(path)
+            uri = f"{path.resolve().as_uri()}?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA journal_mode = WAL")
+    except (OSError, sqlite3.Error) as exc:
+        raise PerfGateError(f"cannot open history {path}: {_one_line(exc)}") from None
+    return conn
+
+
+def _check(conn: sqlite3.Connection, path: Path, write: bool) -> None:
+    """Refuses a history that is corrupt, foreign or of another schema; creates the
+    schema in an empty file when writing."""
+    problems = [row[0] for row in conn.execute("PRAGMA quick_check")]
+    if problems != ["ok"]:
+        raise PerfGateError(f"history {path} is corrupt (quick_check: {_one_line(problems[0])}"
+                            f"{f', and {len(problems) - 1} more problems' if len(problems) > 1 else ''})")
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    tables.discard("sqlite_sequence")
+    if version not in (0, SCHEMA_VERSION):
+        raise PerfGateError(f"history {path} has schema version {version}; this perfgate reads {SCHEMA_VERSION}")
+    if version == 0 and tables:
+        raise PerfGateError(f"history {path} is an SQLite file of something else (tables: "
+                            f"{', '.join(sorted(tables)[:5])}), not a perfgate history")
+    if version == SCHEMA_VERSION:
+        for table, columns in TABLES.items():
+            have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+            if not columns <= have:
+                raise PerfGateError(f"history {path} is damaged: table {table} "
+                                    f"{'is missing' if not have else 'lacks columns ' + ', '.join(sorted(columns - have))}")
+    if write:
+        conn.execute("PRAGMA journal_mode = DELETE")  # also turns an older WAL history into one file
         conn.execute("PRAGMA foreign_keys = ON")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, SCHEMA_VERSION):
-            raise PerfGateError(f"history {path} has schema version {version}; this perfgate reads {SCHEMA_VERSION}")
         if version == 0:
             # One transaction: a concurrent creator waits, then finds the tables there.
             conn.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}PRAGMA user_version = {SCHEMA_VERSION};COMMIT;")
-        yield conn
-    except sqlite3.DatabaseError as exc:
-        raise PerfGateError(f"history {path} is not usable: {exc}") from None
-    finally:
-        conn.close()
+
+
+def _has_schema(conn: sqlite3.Connection) -> bool:
+    return conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def _one_line(value: object) -> str:
+    return " ".join(str(value).split())
 
 
 def record(path: Path | str, run: RunData, *, mode: str = "baseline", verdict: str = "",
@@ -149,9 +211,6 @@ def record(path: Path | str, run: RunData, *, mode: str = "baseline", verdict: s
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-        # Fold the WAL back into the main file now, so that copying history.sqlite alone
-        # (CI pushes it to a branch) carries this run even if a reader still holds the WAL.
-        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
     return run_id
 
 
@@ -165,42 +224,63 @@ def insert_run(conn: sqlite3.Connection, values: tuple, run_id: int | None = Non
 
 
 def list_runs(path: Path | str, limit: int | None = None) -> pd.DataFrame:
-    """The runs, newest first, with their benchmark counts."""
-    _require(path)
-    with connect(path) as conn:
-        query = ("SELECT r.id, r.recorded_at, r.commit_sha, r.branch, r.machine, r.profile, r.mode, r.verdict,"
-                 " (SELECT COUNT(*) FROM summary s WHERE s.run_id = r.id AND s.metric = 'real_time') AS benchmarks"
-                 " FROM runs r ORDER BY r.id DESC")
-        if limit:
-            query += f" LIMIT {int(limit)}"
+    """The runs, newest first, with their benchmark counts (read-only)."""
+    query = ("SELECT r.id, r.recorded_at, r.commit_sha, r.branch, r.machine, r.profile, r.mode, r.verdict,"
+             " (SELECT COUNT(*) FROM summary s WHERE s.run_id = r.id AND s.metric = 'real_time') AS benchmarks"
+             " FROM runs r ORDER BY r.id DESC")
+    if limit:
+        query += f" LIMIT {int(limit)}"
+    with connect(path, write=False) as conn:
+        if not _has_schema(conn):
+            return pd.DataFrame(columns=["id", "recorded_at", "commit_sha", "branch", "machine", "profile", "mode",
+                                         "verdict", "benchmarks"])
         return pd.read_sql_query(query, conn)
 
 
-def prune(path: Path | str, *, keep: int | None = None, older_than_days: float | None = None,
-          now: datetime | None = None) -> int:
-    """Deletes runs beyond the newest `keep` and/or recorded more than `older_than_days` ago.
+@dataclass(frozen=True)
+class Pruned:
+    """What prune deleted (or, dry_run, would delete)."""
 
-    Returns how many runs were deleted. Both limits may be given: a run goes if either says so.
-    """
+    ids: list[int]
+    cutoff: str | None  # runs recorded before this time went (--older-than)
+    remaining: int
+
+
+def prune(path: Path | str, *, keep: int | None = None, older_than_days: float | None = None,
+          now: datetime | None = None, dry_run: bool = False) -> Pruned:
+    """Deletes runs beyond the newest `keep` and/or recorded more than `older_than_days` ago
+    (a run goes if either says so); `dry_run`: deletes nothing, says what would go."""
     if keep is None and older_than_days is None:
         raise PerfGateError("history prune needs --keep N and/or --older-than DAYS")
     if keep is not None and keep < 0:
         raise PerfGateError(f"history prune: --keep must be >= 0, not {keep}")
+    if older_than_days is not None and not (math.isfinite(older_than_days)
+                                            and 0 <= older_than_days <= MAX_AGE_DAYS):
+        raise PerfGateError(f"history prune: --older-than must be a number of days from 0 to {MAX_AGE_DAYS:,}, "
+                            f"not {older_than_days}")
     _require(path)
-    with connect(path) as conn:
-        conn.execute("BEGIN IMMEDIATE")
+    cutoff = None
+    if older_than_days is not None:
+        cutoff = ((now or datetime.now(timezone.utc)) - timedelta(days=older_than_days)).isoformat()
+    with connect(path, write=not dry_run) as conn:
+        if not _has_schema(conn):
+            return Pruned([], cutoff, 0)
+        conn.execute("BEGIN IMMEDIATE" if not dry_run else "BEGIN")
         doomed: set[int] = set()
         if keep is not None:
             doomed |= {r[0] for r in conn.execute("SELECT id FROM runs ORDER BY id DESC LIMIT -1 OFFSET ?", (keep,))}
-        if older_than_days is not None:
-            cutoff = ((now or datetime.now(timezone.utc)) - timedelta(days=older_than_days)).isoformat()
+        if cutoff is not None:
             doomed |= {r[0] for r in conn.execute("SELECT id FROM runs WHERE recorded_at < ?", (cutoff,))}
-        ids = [(i,) for i in sorted(doomed)]
-        conn.executemany("DELETE FROM samples WHERE run_id = ?", ids)
-        conn.executemany("DELETE FROM summary WHERE run_id = ?", ids)
-        conn.executemany("DELETE FROM runs WHERE id = ?", ids)
-        conn.execute("COMMIT")
-    return len(doomed)
+        total = conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+        if not dry_run:
+            ids = [(i,) for i in sorted(doomed)]
+            conn.executemany("DELETE FROM samples WHERE run_id = ?", ids)
+            conn.executemany("DELETE FROM summary WHERE run_id = ?", ids)
+            conn.executemany("DELETE FROM runs WHERE id = ?", ids)
+            conn.execute("COMMIT")
+        else:
+            conn.execute("ROLLBACK")
+    return Pruned(sorted(doomed), cutoff, total - len(doomed))
 
 
 def trends(path: Path | str, benchmarks: list[str], *, profile: str, metric: str = "real_time",
@@ -213,7 +293,9 @@ def trends(path: Path | str, benchmarks: list[str], *, profile: str, metric: str
     columns = ["run_id", "recorded_at", "commit_sha", "machine", "benchmark", "median", "status"]
     if not benchmarks or not Path(path).exists():
         return pd.DataFrame(columns=columns)
-    with connect(path) as conn:
+    with connect(path, write=False) as conn:
+        if not _has_schema(conn):
+            return pd.DataFrame(columns=columns)
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (name TEXT PRIMARY KEY)")
         conn.execute("DELETE FROM wanted")
         conn.executemany("INSERT OR IGNORE INTO wanted VALUES (?)", [(b,) for b in benchmarks])

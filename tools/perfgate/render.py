@@ -8,6 +8,7 @@ single file works offline from a downloaded CI artifact.
 
 from __future__ import annotations
 
+import functools
 import math
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,7 +19,8 @@ import pandas as pd
 
 from perfgate import charts, fileio, profile_view, status, verdict as verdict_file
 from perfgate.decide import TargetRow, Verdict, VerdictRow
-from perfgate.fmt import fmt_count, fmt_instr, fmt_ns, fmt_p, fmt_value
+from perfgate.fmt import (fmt_count, fmt_instr, fmt_ns, fmt_p, fmt_value, md_code, md_text, one_line, workflow_data,
+                          workflow_property)
 from perfgate.results import RunData
 from perfgate.targets import Targets
 from perfgate.verdict import InstructionRow, InstructionVerdict
@@ -86,7 +88,9 @@ def console_lines(verdict: Verdict, instructions: InstructionVerdict | None = No
     if instructions is not None:
         lines.append(f"perfgate: {instruction_line(instructions)}")
     lines.append(f"perfgate: {verdict.headline()}")
-    return lines
+    # Names and notes come from the input files: each line stays one line that starts
+    # with perfgate's own text, so none can pass for a workflow command (::error).
+    return [one_line(line) for line in lines]
 
 
 def _limit_text(t: TargetRow) -> str:
@@ -106,7 +110,7 @@ def _row_text(r: VerdictRow) -> str:
         text += f" [{r.confirmation}]"
     if r.cross_machine:
         text += " [cross-machine]"
-    if r.status in ("insufficient", "improved") and r.note:
+    if r.status in ("insufficient", "improved", "regressed") and r.note:
         text += f": {r.note}"
     if r.status == "regressed" and not r.fails:
         text += " (not enforced)"
@@ -136,14 +140,15 @@ def summary_markdown(verdict: Verdict, run: RunData, report_link: str = "report.
                      instructions: InstructionVerdict | None = None, profile: dict | None = None) -> str:
     headline = verdict.headline()
     icon = "❌" if verdict.failed else ("⚠️" if headline.startswith("PASS (timing not enforced)") else "✅")
-    out = [f"## {icon} perf gate: {verdict.headline()}", ""]
+    out = [f"## {icon} perf gate: {md_text(headline)}", ""]
     if instructions is not None:
         out += _instruction_summary(instructions)
-    out.append(f"Profile `{run.profile or '?'}`, mode `{verdict.mode}`, commit `{run.commit[:12] or '?'}`, "
+    out.append(f"Profile {md_code(run.profile or '?', table=False)}, mode {md_code(verdict.mode, table=False)}, "
+               f"commit {md_code(run.commit[:12] or '?', table=False)}, "
                f"{threshold_text(verdict)}, alpha {verdict.alpha:g}.")
     out.append("")
     for w in verdict.warnings:
-        out.append(f"> **Warning:** {w}")
+        out.append(f"> **Warning:** {md_text(w)}")
         out.append("")
     rows = [r for r in verdict.rows if r.status in SUMMARY_STATUSES]
     rows.sort(key=lambda r: status_rank(r.status))
@@ -152,38 +157,34 @@ def summary_markdown(verdict: Verdict, run: RunData, report_link: str = "report.
         for r in rows:
             note = "; ".join(x for x in (r.confirmation, "cross-machine" if r.cross_machine else "", r.note) if x)
             name = r.benchmark + ("" if r.metric == "real_time" else f" [{r.metric}]")
-            out.append(f"| {r.status} | `{name}` | {fmt_value(r.baseline, r.metric)} | "
-                       f"{fmt_value(r.current, r.metric)} | {fmt_delta(r)} | {fmt_p(r.p_value)} | {_md(note)} |")
+            out.append(f"| {r.status} | {md_code(name)} | {fmt_value(r.baseline, r.metric)} | "
+                       f"{fmt_value(r.current, r.metric)} | {fmt_delta(r)} | {fmt_p(r.p_value)} | {md_text(note)} |")
         out.append("")
     breaches = [t for t in verdict.targets if t.status == "breach"]
     if breaches:
         out += ["| target breach | benchmark | value | limit | spec |", "|---|---|---:|---:|---|"]
         for t in breaches:
-            out.append(f"| {t.metric}{'' if t.fails else ' (not enforced)'} | `{t.benchmark}` | "
-                       f"{fmt_value(t.value, t.metric)} | {_limit_text(t)} | {_md(t.source)} |")
+            out.append(f"| {t.metric}{'' if t.fails else ' (not enforced)'} | {md_code(t.benchmark)} | "
+                       f"{fmt_value(t.value, t.metric)} | {_limit_text(t)} | {md_text(t.source)} |")
         out.append("")
     if not rows and not breaches:
         out += ["Nothing to review: every benchmark is within the threshold and every target is met.", ""]
     out += profile_view.summary_lines(profile)
-    out.append(f"Full report (tables, charts, trends): `{report_link}` in the perf-report artifact.")
+    out.append(f"Full report (tables, charts, trends): {md_code(report_link, table=False)} in the perf-report artifact.")
     return "\n".join(out) + "\n"
 
 
 def _instruction_summary(instr: InstructionVerdict) -> list[str]:
-    out = [instruction_line(instr), ""]
+    out = [md_text(instruction_line(instr)), ""]
     flagged = [r for r in instr.rows.values() if r.status in INSTRUCTION_SUMMARY_STATUSES]
     if flagged:
         out += ["| instructions | benchmark | baseline | current | Δ |", "|---|---|---:|---:|---:|"]
         for r in sorted(flagged, key=lambda r: status_rank(r.status)):
             delta = "-" if r.delta_pct is None else f"{r.delta_pct:+.1f}%"
-            out.append(f"| {r.status} | `{r.benchmark}` | {fmt_instr(r.baseline)} | {fmt_instr(r.current)} | "
+            out.append(f"| {md_text(r.status)} | {md_code(r.benchmark)} | {fmt_instr(r.baseline)} | {fmt_instr(r.current)} | "
                        f"{delta} |")
         out.append("")
     return out
-
-
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
 
 
 # verdict.json belongs to its format's module; the name stays for callers.
@@ -191,32 +192,37 @@ verdict_json = verdict_file.dumps
 
 
 def annotations(verdict_doc: dict) -> list[str]:
-    """GitHub Actions workflow commands (::error / ::warning) for the rows of a verdict.json."""
+    """GitHub Actions workflow commands (::error / ::warning) for the rows of a validated
+    verdict.json (verdict.load_verdict); names and notes escaped as the runner requires."""
     lines = []
-    why = (verdict_doc.get("profile") or {}).get("contributors") or {}
+    # "profile" is the differential profile's entry (a dict) in new files, the profile name in older ones.
+    entry = verdict_doc.get("profile")
+    why = entry.get("contributors") if isinstance(entry, dict) and isinstance(entry.get("contributors"), dict) else {}
     for r in verdict_doc.get("rows", []):
-        status = r.get("status")
-        if status not in ("regressed", "missing", "improved"):
+        row_status = r["status"]
+        if row_status not in (status.REGRESSED, status.MISSING, status.IMPROVED):
             continue
-        reason = why.get(r.get("benchmark")) if status == "regressed" else None
-        level = "error" if r.get("fails") else ("notice" if status == "improved" else "warning")
+        reason = why.get(r["benchmark"]) if row_status == status.REGRESSED else None
+        level = "error" if r.get("fails") else ("notice" if row_status == status.IMPROVED else "warning")
         delta = "" if r.get("delta_pct") is None else f" {r['delta_pct']:+.1f}%"
         p = "" if r.get("p_value") is None else f" (p={r['p_value']:.3f})"
-        lines.append(f"::{level} title=perf {status}: {r['benchmark']}::{r['benchmark']} {status}{delta}{p}"
-                     + (f" [{r['confirmation']}]" if r.get("confirmation") else "")
-                     + (f": {profile_view.workflow_escape(reason)}" if reason else ""))
+        confirmation = f" [{r['confirmation']}]" if r.get("confirmation") else ""
+        lines.append(_command(level, f"perf {row_status}: {r['benchmark']}",
+                              f"{r['benchmark']} {row_status}{delta}{p}{confirmation}"
+                              + (f": {reason}" if isinstance(reason, str) and reason else "")))
     for t in verdict_doc.get("targets", []):
-        if t.get("status") == "breach":
+        if t["status"] == status.BREACH:
             level = "error" if t.get("fails") else "warning"
-            unit = "allocs" if t["metric"] == "allocs" else "ns"
-            value = fmt_count(t.get("value")) if unit == "allocs" else fmt_ns(t.get("value"))
-            limit = fmt_count(t["limit"]) if unit == "allocs" else fmt_ns(t["limit"])
-            lines.append(f"::{level} title=perf target breach: {t['benchmark']}::{t['benchmark']} {t['metric']} "
-                         f"{value} exceeds the F-PERF-001 limit {limit} ({t.get('source', '')})")
+            fmt = fmt_count if t["metric"] == "allocs" else fmt_ns
+            lines.append(_command(level, f"perf target breach: {t['benchmark']}",
+                                  f"{t['benchmark']} {t['metric']} {fmt(t.get('value'))} exceeds the F-PERF-001 "
+                                  f"limit {fmt(t['limit'])} ({t.get('source') or ''})"))
     return lines
 
 
-# --------------------------------------------------------------------------- files
+def _command(level: str, title: str, message: str) -> str:
+    return f"::{level} title={workflow_property(title)}::{workflow_data(message)}"
+
 
 # One atomic-write helper for every output (fileio); the name stays for callers.
 write_text = fileio.write_atomic
@@ -224,7 +230,10 @@ write_text = fileio.write_atomic
 
 # --------------------------------------------------------------------------- HTML
 
+@functools.lru_cache(maxsize=1)
 def _env() -> jinja2.Environment:
+    """The template environment; compiled templates are cached in it (the template
+    files do not change while perfgate runs)."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["ns"] = fmt_ns

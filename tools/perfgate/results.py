@@ -27,7 +27,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -62,6 +62,10 @@ CTX_MACHINE = "statestore_machine"
 CTX_COMMIT = "statestore_git_commit"
 CTX_BRANCH = "statestore_git_branch"
 RELEASE_BUILD_TYPES = frozenset({"release", "relwithdebinfo"})
+
+# Longest benchmark name (and skip message) accepted: Google Benchmark names are
+# family/args, well under a hundred characters; a megabyte-long name is not a benchmark.
+MAX_NAME = 1000
 
 SAMPLE_COLUMNS = ["benchmark", "metric", "repetition", "value"]
 AGGREGATE_COLUMNS = ["benchmark", "metric", "statistic", "value"]
@@ -110,11 +114,16 @@ class RunData:
         names = set(self.samples["benchmark"].unique()) | set(self.aggregates["benchmark"].unique())
         self._measured = names
         self._aggregate_only = names - set(self.samples["benchmark"].unique())
-        self._groups: dict[tuple[str, str], np.ndarray] = {}
-        self._reps: dict[tuple[str, str], np.ndarray] = {}
-        for key, grp in self.samples.groupby(["benchmark", "metric"], sort=False):
-            self._groups[key] = grp["value"].to_numpy()
-            self._reps[key] = grp["repetition"].to_numpy()
+        # Grouped once, in bulk (pandas' group indices and medians are computed in C):
+        # per-group Python work would dominate a 35,000-benchmark file.
+        grouped = self.samples.groupby(["benchmark", "metric"], sort=False)
+        values = self.samples["value"].to_numpy(dtype=float)
+        reps = self.samples["repetition"].to_numpy()
+        indices = grouped.indices if len(self.samples) else {}
+        self._groups: dict[tuple[str, str], np.ndarray] = {key: values[idx] for key, idx in indices.items()}
+        self._reps: dict[tuple[str, str], np.ndarray] = {key: reps[idx] for key, idx in indices.items()}
+        self._medians: dict[tuple[str, str], float] = (grouped["value"].median().to_dict()
+                                                       if len(self.samples) else {})
         self._aggs = {(b, m, s): v for b, m, s, v in self.aggregates.itertuples(index=False)}
         self._metrics: dict[str, set[str]] = {}
         for b, m in list(self._groups) + [(b, m) for (b, m, _s) in self._aggs]:
@@ -136,9 +145,9 @@ class RunData:
     def center(self, benchmark: str, metric: str) -> float | None:
         """The median of the repetitions; for aggregate-only results the median
         aggregate, else the mean; None when the benchmark has no such metric."""
-        values = self.values(benchmark, metric)
-        if len(values):
-            return float(np.median(values))
+        median = self._medians.get((benchmark, metric))
+        if median is not None:
+            return float(median)
         for stat in ("median", "mean"):
             value = self.aggregate(benchmark, metric, stat)
             if value is not None:
@@ -177,13 +186,24 @@ def write_document(doc: dict[str, Any], path: Path | str) -> None:
 def parse(doc: Any, path: Path, what: str, *, require_release: bool) -> RunData:
     """Validates a parsed Google Benchmark document and turns it into RunData."""
     rows = _benchmark_rows(doc, path, what)
-    context = doc.get("context") if isinstance(doc.get("context"), dict) else {}
+    context = doc.get("context", {})
+    if not isinstance(context, dict):
+        raise PerfGateError(f"{what} file {path}: 'context' is not an object")
     if require_release:
         _require_release(context, path, what)
     acc = _Rows(path, what)
     for i, row in enumerate(rows):
         acc.add(i, row)
     return acc.run_data(context)
+
+
+def require_measured(run: RunData, what: str = "results") -> None:
+    """Refuses a run in which no benchmark was measured (every one skipped itself):
+    there is nothing to judge or to keep, and a PASS would be a lie."""
+    if run.skipped and not any(run.has(name) for name in run.order):
+        first = next(iter(run.skipped.items()))
+        raise PerfGateError(f"{what} file {run.path} measured nothing: all {len(run.order)} benchmarks skipped "
+                            f"themselves (first: {first[0]}: {first[1]})")
 
 
 def _benchmark_rows(doc: Any, path: Path, what: str) -> list[Any]:
@@ -213,6 +233,12 @@ def _require_release(context: dict[str, Any], path: Path, what: str) -> None:
         )
 
 
+def _short(value: Any) -> str:
+    """repr of a bad value for an error message, cut to one short line."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 class _Rows:
     """Accumulates the rows of one file into samples, aggregates and skips."""
 
@@ -236,15 +262,18 @@ class _Rows:
         name = row.get("run_name") or row.get("name")
         if not isinstance(name, str) or not name:
             raise self._error(f"benchmarks[{i}] has no run_name")
+        if len(name) > MAX_NAME:
+            raise self._error(f"benchmarks[{i}] has a run_name of {len(name):,} characters (at most {MAX_NAME:,})")
         if name not in self._seen_order:
             self._seen_order.add(name)
             self.order.append(name)
         if row.get("error_occurred"):
-            self.skipped[name] = str(row.get("error_message") or "error_occurred without a message")
+            message = row.get("error_message")
+            self.skipped[name] = str(message)[:MAX_NAME] if message else "error_occurred without a message"
             return
         unit = row.get("time_unit", "ns")
-        if unit not in TIME_UNITS_NS:
-            raise self._error(f"benchmark {name!r} has unknown time_unit {unit!r}")
+        if not isinstance(unit, str) or unit not in TIME_UNITS_NS:
+            raise self._error(f"benchmark {name!r} has unknown time_unit {_short(unit)}")
         if row.get("run_type", "iteration") == "aggregate":
             self._add_aggregate(name, row, TIME_UNITS_NS[unit])
         else:
@@ -264,8 +293,8 @@ class _Rows:
         rep = row.get("repetition_index")
         if rep is None:
             rep = self._next_rep.get(name, 0)
-        if not isinstance(rep, int) or rep < 0:
-            raise self._error(f"benchmark {name!r} has a bad repetition_index {rep!r}")
+        if isinstance(rep, bool) or not isinstance(rep, int) or rep < 0:
+            raise self._error(f"benchmark {name!r} has a bad repetition_index {_short(rep)}")
         self._next_rep[name] = max(self._next_rep.get(name, 0), rep + 1)
         if (name, rep) in self._seen_reps:
             raise self._error(f"duplicate benchmark {name!r} repetition {rep} "
@@ -274,24 +303,28 @@ class _Rows:
         for metric, value in self._metrics(row, scale, name):
             self.samples.append((name, metric, rep, value))
 
-    def _metrics(self, row: dict[str, Any], scale: float, name: str) -> Iterator[tuple[str, float]]:
+    def _metrics(self, row: dict[str, Any], scale: float, name: str) -> list[tuple[str, float]]:
+        if "real_time" not in row:
+            raise self._error(f"benchmark {name!r} has a row without real_time (every measured row has one)")
+        out = []
         for metric, fields in METRIC_FIELDS.items():
-            fld = next((f for f in fields if f in row), None)
-            if fld is None:
+            for fld in fields:
+                if fld in row:
+                    raw = row[fld]
+                    break
+            else:
                 continue
-            raw = row[fld]
-            if isinstance(raw, bool) or not isinstance(raw, (int, float)):
-                raise self._error(f"benchmark {name!r} has a non-numeric {metric}: {raw!r}")
-            value = float(raw)
-            if metric in TIME_METRICS:
-                if math.isnan(value):
+            value = fileio.as_number(raw)
+            if value is None:
+                raise self._error(f"benchmark {name!r} has a non-numeric or out-of-range {metric}: {_short(raw)}")
+            if math.isnan(value):
+                if metric in TIME_METRICS:
                     raise self._error(f"benchmark {name!r} has a NaN {metric}")
-                if value < 0 or math.isinf(value):
-                    raise self._error(f"benchmark {name!r} has a negative or infinite {metric} ({value})")
-                value *= scale
-            elif math.isnan(value):
                 continue  # GB writes NaN for counters it cannot aggregate; not a measurement
-            yield metric, value
+            if value < 0 or math.isinf(value):
+                raise self._error(f"benchmark {name!r} has a negative or infinite {metric} ({value})")
+            out.append((metric, value * scale if metric in TIME_METRICS else value))
+        return out
 
     def run_data(self, context: dict[str, Any]) -> RunData:
         measured = {s[0] for s in self.samples} | {a[0] for a in self.aggregates}

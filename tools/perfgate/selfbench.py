@@ -136,12 +136,24 @@ def main(args: argparse.Namespace) -> int:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _count(least: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if not least <= value <= 1_000_000:
+            raise argparse.ArgumentTypeError(f"must be from {least} to 1,000,000, not {value}")
+        return value
+    return parse
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `perfgate selfbench`."""
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--benchmarks", type=int, default=500)
-    parser.add_argument("--repetitions", type=int, default=10)
-    parser.add_argument("--history-runs", type=int, default=1000)
+    parser.add_argument("--runs", type=_count(1), default=3)
+    parser.add_argument("--benchmarks", type=_count(1), default=500)
+    parser.add_argument("--repetitions", type=_count(1), default=10)
+    parser.add_argument("--history-runs", type=_count(0), default=1000)
     parser.add_argument("--keep", type=Path, default=None, help="keep the generated inputs in this directory")
 
 

@@ -148,7 +148,8 @@ def _toml_type(value: Any) -> str:
 
 
 def _is_number(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+    number = fileio.as_number(value)
+    return number is not None and math.isfinite(number)
 
 
 def _targets(doc: dict[str, Any], path: Path, known_profiles: tuple[str, ...]) -> list[Target]:

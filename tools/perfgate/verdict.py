@@ -145,14 +145,19 @@ def _check_row(row: Any, where: str, statuses: frozenset[str], numbers: tuple[st
         raise PerfGateError(f"{where} has unknown status {row['status']!r}")
     for key in numbers:
         value = row.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise PerfGateError(f"{where} has a non-numeric {key}: {value!r}")
+        if value is not None and fileio.as_number(value) is None:
+            raise PerfGateError(f"{where} has a non-numeric {key}: {_short(value)}")
     for key in ("note", "source", "confirmation", "unit"):
         value = row.get(key)
         if value is not None and not isinstance(value, str):
-            raise PerfGateError(f"{where} has a non-text {key}: {value!r}")
+            raise PerfGateError(f"{where} has a non-text {key}: {_short(value)}")
     if not isinstance(row.get("fails", False), bool):
         raise PerfGateError(f"{where}: 'fails' is not true or false")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def confirm_statuses(path: Path | str) -> dict[str, str]:

@@ -282,7 +282,7 @@ def _first_iteration(doc: dict, **fields) -> dict:
     (lambda d: dict(d, benchmarks={}), r"is not Google Benchmark JSON \('benchmarks' is not a list\)$"),
     (lambda d: dict(d, benchmarks=[7]), r": benchmarks\[0\] is not an object$"),
     (lambda d: dict(d, benchmarks=[{"real_time": 1}]), r": benchmarks\[0\] has no run_name$"),
-    (lambda d: _first_iteration(d, real_time="fast"), rf"benchmark '{GET}' has a non-numeric real_time: 'fast'$"),
+    (lambda d: _first_iteration(d, real_time="fast"), rf"benchmark '{GET}' has a non-numeric or out-of-range real_time: 'fast'$"),
     (lambda d: _first_iteration(d, real_time=float("inf")), rf"benchmark '{GET}' has a negative or infinite "
                                                             r"real_time \(inf\)$"),
     (lambda d: _first_iteration(d, repetition_index="0"), rf"benchmark '{GET}' has a bad repetition_index '0'$"),

@@ -62,17 +62,17 @@ def test_verdict_json_is_strict_json_with_the_run_identities(tmp_path, real_doc)
 
 
 def test_annotations_warn_for_unenforced_regressions_and_error_for_breaches():
-    doc = {"rows": [{"benchmark": "a", "status": "regressed", "fails": False, "delta_pct": 12.0, "p_value": 0.01}],
+    doc = {"rows": [{"benchmark": "a", "metric": "real_time", "status": "regressed", "fails": False, "delta_pct": 12.0, "p_value": 0.01}],
            "targets": [{"benchmark": "b", "metric": "allocs", "status": "breach", "fails": True, "value": 1,
                         "limit": 0, "source": "get() allocations = 0"}]}
     assert render.annotations(doc) == [
-        "::warning title=perf regressed: a::a regressed +12.0% (p=0.010)",
-        "::error title=perf target breach: b::b allocs 1 exceeds the F-PERF-001 limit 0 (get() allocations = 0)",
+        "::warning title=perf regressed%3A a::a regressed +12.0%25 (p=0.010)",
+        "::error title=perf target breach%3A b::b allocs 1 exceeds the F-PERF-001 limit 0 (get() allocations = 0)",
     ]
     doc = {"rows": [], "targets": [{"benchmark": "c", "metric": "median", "status": "breach", "fails": True,
                                     "value": 554.81, "limit": 300.0, "source": "put() < 300ns"}]}
     assert render.annotations(doc) == [
-        "::error title=perf target breach: c::c median 555 ns exceeds the F-PERF-001 limit 300 ns (put() < 300ns)",
+        "::error title=perf target breach%3A c::c median 555 ns exceeds the F-PERF-001 limit 300 ns (put() < 300ns)",
     ]
 
 

@@ -68,11 +68,21 @@
     }
   }
 
+  // A hand-typed fragment may hold a bare "%" (#filter=%): decodeURIComponent throws on
+  // it, which would stop the whole script; such a value is taken as it is written.
+  function decodeParam(text) {
+    try {
+      return decodeURIComponent(text);
+    } catch (e) {
+      return text;
+    }
+  }
+
   function loadView() {
     var params = {};
     location.hash.replace(/^#/, "").split("&").forEach(function (kv) {
       var i = kv.indexOf("=");
-      if (i > 0) params[kv.slice(0, i)] = decodeURIComponent(kv.slice(i + 1));
+      if (i > 0) params[kv.slice(0, i)] = decodeParam(kv.slice(i + 1));
     });
     if (params.filter && search) search.value = params.filter;
     if (params.show === "all") boxes.forEach(function (b) { b.checked = true; });
