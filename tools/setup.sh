@@ -3,7 +3,8 @@
 #
 #   tools/setup.sh build   compiler, CMake, libraries, valgrind (instruction
 #                          counts), the gate's Python packages
-#   tools/setup.sh test    all of the above, plus Chromium (report test)
+#   tools/setup.sh test    all of the above, plus Chromium (report test),
+#                          hypothesis (input fuzzer), mypy and flake8 (make lint)
 #                          and npm (workflow linter)
 #
 # Idempotent and silent when everything is present. Uses sudo when not root.
@@ -17,7 +18,7 @@ build_packages=(
   libbenchmark-dev catch2 libabsl-dev liblmdb-dev libxxhash-dev valgrind binutils
   python3 python3-pandas python3-jinja2 python3-scipy python3-pytest python3-yaml
 )
-test_packages=(chromium fonts-dejavu-core)
+test_packages=(chromium fonts-dejavu-core python3-hypothesis python3-mypy flake8)
 
 case "$group" in
   build) wanted=("${build_packages[@]}") ;;

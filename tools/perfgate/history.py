@@ -129,11 +129,27 @@ def _open(path: Path, write: bool) -> sqlite3.Connection:
         else:
             _require(path)
             uri = f"{path.resolve().as_uri()}?mode=ro"
+            if _is_closed_wal(path):
+                # A WAL-mode file (histories written before the rollback journal) opened read-only
+                # would leave -wal and -shm files beside it; with no -wal file nothing is pending,
+                # so it is read as the immutable file it is.
+                uri += "&immutable=1"
             conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     except (OSError, sqlite3.Error) as exc:
         raise PerfGateError(f"cannot open history {path}: {_one_line(exc)}") from None
     return conn
+
+
+def _is_closed_wal(path: Path) -> bool:
+    """True for a file in WAL mode (header bytes 18-19 are 2) with no -wal file beside it."""
+    try:
+        with open(path, "rb") as f:
+            header = f.read(20)
+    except OSError:
+        return False
+    wal = path.with_name(path.name + "-wal")
+    return header[:16] == b"SQLite format 3\x00" and header[18:20] == b"\x02\x02" and not wal.exists()
 
 
 def _check(conn: sqlite3.Connection, path: Path, write: bool) -> None:

@@ -485,3 +485,37 @@ def test_a_gross_regression_with_too_few_repetitions_fails_the_check_loudly(tmp_
 
 def test_the_instruction_verdict_fixture_still_loads():
     assert load.load_instruction_verdict(INSTRUCTION_VERDICT).verdict == "pass"
+
+
+# --------------------------------------------------------------------------- the escaping functions
+
+def test_markdown_escaping_leaves_no_active_character_and_no_line_break():
+    from perfgate.fmt import md_code, md_text
+    assert md_text("a\n# b [l](u) <img> x|y `c` *e* _u_ state_get") == \
+        "a\\\\n\\# b \\[l\\](u) \\<img\\> x\\|y \\`c\\` \\*e\\* \\_u\\_ state_get"
+    assert md_code("a``b|c") == "```a``b\\|c```"
+    assert md_code("`x") == "`` `x ``"
+    assert md_code("q|r", table=False) == "`q|r`"
+
+
+def test_workflow_command_escaping_follows_the_runner_rules():
+    from perfgate.fmt import workflow_data, workflow_property
+    assert workflow_data("50% of\r\nx::y") == "50%25 of%0D%0Ax::y"
+    assert workflow_property("a: b, c%\n") == "a%3A b%2C c%25%0A"
+
+
+def test_console_text_shows_control_characters_as_escapes():
+    from perfgate.fmt import one_line
+    assert one_line("a\nb\rc\td\x1b[31m\x85e\u2028") == "a\\nb\\rc\\td\\x1b[31m\\x85e\\u2028"
+
+
+def test_reading_an_older_wal_history_writes_nothing_beside_it(tmp_path, capsys):
+    hist_dir = tmp_path / "h"
+    db = _history_with_runs(hist_dir, 2) if hist_dir.mkdir() is None else None
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA journal_mode = WAL").fetchone()[0] == "wal"  # as histories were written before
+    con.close()
+    before = _files(hist_dir)
+    code, out, _ = call_main(capsys, "history", "list", "--history", str(db))
+    assert code == 0 and len(out.strip().splitlines()) == 3
+    assert _files(hist_dir) == before

@@ -106,6 +106,13 @@ def test_the_url_fragment_filters_the_table_by_name(report):
     assert 'data-rows-visible="2"' in body  # state_put_mmap/1000 and /100000
 
 
+def test_a_fragment_that_is_not_valid_percent_encoding_still_runs_the_script(report):
+    tmp, html, _ = report
+    body = _dom_body(tmp, html, "#filter=%&show=all&sort=delta&dir=desc")
+    assert 'data-ready="1"' in body  # set at the end of the script: it did not stop at decodeURIComponent
+    assert 'data-rows-visible="0"' in body  # the filter is the literal "%", which no benchmark name holds
+
+
 def test_the_url_fragment_sorts_the_table_by_a_column(report):
     tmp, html, _ = report
     assert f'data-first-row="{FAST}"' in _dom_body(tmp, html, "#sort=delta&dir=asc&show=all")  # -30% first
