@@ -25,6 +25,7 @@ from perfgate.decide import Settings, decide
 from perfgate.errors import PerfGateError
 
 GET = "state_get_inmemory/1000"
+PUT = "state_put_inmemory/1000"  # no target of the fixture table names it
 
 
 def _one_line_error(code: int, err: str, pattern: str) -> str:
@@ -177,9 +178,9 @@ def _drop_field(doc: dict, name: str, field: str) -> dict:
 
 
 def test_a_benchmark_whose_rows_carry_no_real_time_exits_2_naming_it(tmp_path, capsys, real_doc):
-    bad = write(tmp_path / "r.json", _drop_field(real_doc, GET, "real_time"))
+    bad = write(tmp_path / "r.json", _drop_field(real_doc, PUT, "real_time"))  # no target names PUT
     code, _, err = _check(capsys, tmp_path, results=bad)
-    _one_line_error(code, err, rf"results file .*r\.json: benchmark '{re.escape(GET)}' has a row without real_time")
+    _one_line_error(code, err, rf"results file .*r\.json: benchmark .{re.escape(PUT)}. has a row without real_time")
 
 
 def _all_errored(doc: dict) -> dict:
@@ -252,9 +253,6 @@ def _renamed(doc: dict, old: str, new: str) -> dict:
         if row["run_name"] == old:
             row["run_name"] = row["name"] = new
     return out
-
-
-PUT = "state_put_inmemory/1000"  # no target names it
 
 
 def _hostile_run(tmp_path: Path, real_doc: dict) -> tuple[Path, Path]:
