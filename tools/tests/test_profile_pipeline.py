@@ -148,7 +148,7 @@ def test_the_fixture_profile_is_rendered_with_its_contributor_in_summary_and_ann
     assert (f"- `{SLOW}`: +2.0 instr/op, +0.13 D1 misses/op in core/include/statestore/inmemory\\_state\\_store.h:130, "
             "inmemory\\_internal::HashBytes") in summary
     assert perfgate(["annotations", "--verdict", str(out / "verdict.json")]) == 0
-    (line,) = [x for x in capsys.readouterr().out.splitlines() if x.startswith(f"::error title=perf regressed: {SLOW}")]
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if x.startswith(f"::error title=perf regressed%3A {SLOW}")]
     assert line.endswith(": +2.0 instr/op, +0.13 D1 misses/op in core/include/statestore/inmemory_state_store.h:130, "
                          "inmemory_internal::HashBytes")
     assert json.loads((out / "verdict.json").read_text())["rows"] == verdict["rows"]
