@@ -253,7 +253,7 @@ def cmd_perf_gate(args: argparse.Namespace) -> int:
         opts = _perf_gate_options(args)
         outcome = pipeline.execute(opts)
     except BenchRunError as exc:
-        print(f"perf-gate: ERROR (exit 2): {exc}", file=sys.stderr)
+        print(f"perf-gate: ERROR (exit 2): {exc}")  # the verdict line, on stdout like PASS and FAIL
         return 2
     for note in outcome.notes:
         print(f"perf-gate: {note}", file=sys.stderr)

@@ -39,6 +39,7 @@ from benchrun.errors import BenchRunError
 from benchrun.runner import BenchBinary, RunSpec, run
 from perfgate import baseline as perfgate_baseline
 from perfgate import results as perfgate_results
+from perfgate import targets as perfgate_targets
 from perfgate import verdict
 from perfgate.errors import PerfGateError
 
@@ -194,6 +195,16 @@ def check_instructions(opts: Options, state_instr: Path, outcome: Outcome) -> Pa
     return out_dir / "verdict.json" if code != 2 else None
 
 
+def _validate_inputs(opts: Options, kind: str) -> None:
+    """The committed files this run will judge against, read before anything is built:
+    a bad one is exit 2 in a second, not after minutes of building and benchmarking."""
+    _read(perfgate_targets.load_targets, opts.repo / "baselines" / "targets.toml")
+    if kind == "baseline":
+        _read(perfgate_baseline.load_baseline, opts.repo / "baselines" / f"{opts.profile}.json")
+    if opts.instructions and shutil.which("valgrind") is not None:
+        _read(perfgate_baseline.load_baseline, opts.repo / INSTRUCTIONS_BASELINE)
+
+
 def _targets(opts: Options) -> list[str]:
     """The target table of the checkout being judged (a later --targets in GATE_ARGS wins)."""
     return ["--targets", str(opts.repo / "baselines" / "targets.toml")]
@@ -277,6 +288,7 @@ def execute(opts: Options) -> Outcome:
         outcome.kind = "skip"
         outcome.compared = decision.skip_reason
         return _finish(opts, outcome, started)
+    _validate_inputs(opts, decision.kind)
     mark = time.monotonic()
     if opts.head_bench is None:
         _build_head(opts)
