@@ -4,6 +4,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include <cstdio>
 
@@ -35,5 +36,19 @@ int FileSystem::Link(const char* from, const char* to, int flags) {
   return ::linkat(AT_FDCWD, from, AT_FDCWD, to, flags);
 }
 int FileSystem::Unlink(const char* path) { return ::unlink(path); }
+
+std::uint64_t FileSystem::BootId() {
+  static const std::uint64_t boot = [] {
+    char text[64] = {};
+    const int fd = ::open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return std::uint64_t{0};
+    const ssize_t n = ::read(fd, text, sizeof text);
+    ::close(fd);
+    if (n <= 0) return std::uint64_t{0};
+    const std::uint64_t tag = XXH3_64bits(text, static_cast<std::size_t>(n));
+    return tag == 0 ? std::uint64_t{1} : tag;
+  }();
+  return boot;
+}
 
 }  // namespace statestore

@@ -42,8 +42,9 @@ using mmap_internal::RecordValue;
 constexpr char kMagic[8] = {'S', 'S', 'T', 'M', 'M', 'A', 'P', '\0'};
 // Version 2: the key hash became XXH3 with a secret derived from the seed
 // (version 1 used a hand-written multiply hash; its files are refused, as
-// their on-file index is laid out by the old hash).
-constexpr std::uint32_t kFormatVersion = 2;
+// their on-file index is laid out by the old hash). Version 3: the durable
+// end, log epoch and boot words (power-cut recovery).
+constexpr std::uint32_t kFormatVersion = 3;
 
 // Header page layout (byte offsets). Everything not listed is zero.
 constexpr std::size_t kHeaderSize = 4096;  // the data region starts here
@@ -64,6 +65,13 @@ constexpr std::size_t kCleanCheckOffset = kCleanOffset + kCleanFieldsSize;  // 0
 // naming the record being rewritten (0 = none pending), and the new image of
 // that record in the rest of the header page.
 constexpr std::size_t kJournalWordOffset = 256;  // atomic word, own cache line
+// Power-cut recovery (format doc: "Durability"): the committed end as of the
+// last completed flush(), the log epoch (seeds the record checksums; bumped
+// by clear(), so records of an earlier log never pass for current ones) and
+// a tag of the boot that last opened the file.
+constexpr std::size_t kDurableOffset = 320;  // checked word: durable end / 8
+constexpr std::size_t kEpochOffset = 384;    // checked word: log epoch
+constexpr std::size_t kBootOffset = 448;     // XXH3-64 of the boot id; 0 = unknown
 constexpr std::size_t kJournalImageOffset = 1024;
 constexpr std::size_t kJournalCapacity = kHeaderSize - kJournalImageOffset;
 
@@ -123,18 +131,20 @@ constexpr std::uint64_t RecordSize(std::uint64_t key_len, std::uint64_t value_le
   return (kRecordHeaderSize + key_len + value_len + 7) & ~std::uint64_t{7};
 }
 
-std::uint32_t RecordChecksum(const char* record, std::uint64_t key_len, std::uint64_t value_len) {
-  return static_cast<std::uint32_t>(XXH3_64bits(record + 4, 12 + key_len + value_len));
+// Seeded by the log epoch (0 for a log never cleared: plain XXH3-64).
+std::uint32_t RecordChecksum(const char* record, std::uint64_t key_len, std::uint64_t value_len, std::uint64_t epoch) {
+  return static_cast<std::uint32_t>(XXH3_64bits_withSeed(record + 4, 12 + key_len + value_len, epoch));
 }
 
 // Writes a complete record (checksum last) at `record`.
-void WriteRecordImage(char* record, std::uint32_t type, std::string_view key, std::string_view value) {
+void WriteRecordImage(char* record, std::uint32_t type, std::string_view key, std::string_view value,
+                      std::uint64_t epoch) {
   StoreU32(record + 4, type);
   StoreU32(record + 8, static_cast<std::uint32_t>(key.size()));
   StoreU32(record + 12, static_cast<std::uint32_t>(value.size()));
   if (!key.empty()) std::memcpy(record + kRecordHeaderSize, key.data(), key.size());
   if (!value.empty()) std::memcpy(record + kRecordHeaderSize + key.size(), value.data(), value.size());
-  StoreU32(record, RecordChecksum(record, key.size(), value.size()));
+  StoreU32(record, RecordChecksum(record, key.size(), value.size(), epoch));
 }
 
 // Copies the record image at `image` over `record` (same RecordSize) and
@@ -432,6 +442,9 @@ Status MmapStateStore::InitializeFile(FileSystem* fs, int fd, const std::string&
   store->SetGeometry(data_capacity, index_slots);
   store->WriteGeometry();
   store->PublishCommittedEnd(0);
+  store->PublishDurableEnd(0);
+  Publish(base, kEpochOffset, EncodeChecked(0));
+  StoreU64(base + kBootOffset, fs->BootId());
   store->discard_on_close_ = false;
   out = std::move(store);
   return Status::OK();
@@ -490,6 +503,11 @@ void MmapStateStore::WriteGeometry() {
   Publish(base_, kGeometryOffset, EncodeChecked(payload));
 }
 
+void MmapStateStore::PublishDurableEnd(std::uint64_t end) {
+  durable_end_ = end;
+  Publish(base_, kDurableOffset, EncodeChecked(end / 8));
+}
+
 void MmapStateStore::PublishCommittedEnd(std::uint64_t end) {
   committed_end_ = end;
   Publish(base_, kCommittedOffset, EncodeChecked(end / 8));
@@ -516,7 +534,7 @@ Status MmapStateStore::Load(std::uint64_t file_size) {
   const std::uint32_t version = LoadU32(base + kVersionOffset);
   if (version == 1) {
     return Status::InvalidArgument(path_, "unsupported format version 1 (written before the key hash became "
-                                          "keyed XXH3; this build reads version 2: snapshot the store with the "
+                                          "keyed XXH3; this build reads version 3: snapshot the store with the "
                                           "build that wrote it and restore the snapshot into a new file)");
   }
   if (version != kFormatVersion) {
@@ -531,7 +549,9 @@ Status MmapStateStore::Load(std::uint64_t file_size) {
     const bool used = (i >= kGeometryOffset && i < kGeometryOffset + 8) ||
                       (i >= kCommittedOffset && i < kCommittedOffset + 8) ||
                       (i >= kCleanOffset && i < kCleanCheckOffset + 8) ||
-                      (i >= kJournalWordOffset && i < kJournalWordOffset + 8) || i >= kJournalImageOffset;
+                      (i >= kJournalWordOffset && i < kJournalWordOffset + 8) ||
+                      (i >= kDurableOffset && i < kDurableOffset + 8) || (i >= kEpochOffset && i < kEpochOffset + 8) ||
+                      (i >= kBootOffset && i < kBootOffset + 8) || i >= kJournalImageOffset;
     if (!used && base[i] != 0) return Corrupt("header reserved byte " + std::to_string(i) + " is not zero");
   }
   std::uint64_t geometry;
@@ -544,44 +564,141 @@ Status MmapStateStore::Load(std::uint64_t file_size) {
   }
   const std::uint64_t index_slots = std::uint64_t{1} << index_log2;
   const std::uint64_t required = kHeaderSize + data_capacity + index_slots * 8;
-  if (file_size < required) {
-    return Corrupt("file truncated: the header describes " + std::to_string(required) + " bytes but the file has " +
-                   std::to_string(file_size));
-  }
+  // Written by this boot (the page cache was never lost since): every byte
+  // the store wrote is in the file, so any damage is corruption. Otherwise
+  // (a power cut or OS crash since, or an unknown boot), what was written
+  // after the last flush() may be partly lost: see RecoverTail below.
+  const std::uint64_t boot = fs_->BootId();
+  const bool same_boot = boot != 0 && LoadU64(base + kBootOffset) == boot;
   std::uint64_t committed_words;
   if (!DecodeChecked(LoadU64(base + kCommittedOffset), committed_words)) {
     return Corrupt("header committed-end word is corrupted");
   }
+  std::uint64_t durable_words;
+  if (!DecodeChecked(LoadU64(base + kDurableOffset), durable_words)) {
+    return Corrupt("header durable-end word is corrupted");
+  }
+  std::uint64_t epoch;
+  if (!DecodeChecked(LoadU64(base + kEpochOffset), epoch)) return Corrupt("header log-epoch word is corrupted");
   const std::uint64_t committed_end = committed_words * 8;
+  const std::uint64_t durable_end = std::min(durable_words * 8, committed_end);
   if (committed_end > data_capacity) {
     return Corrupt("committed end " + std::to_string(committed_end) + " lies beyond the data region of " +
                    std::to_string(data_capacity) + " bytes");
   }
+  // Bytes of the data region the file actually holds.
+  const std::uint64_t data_in_file = std::min(data_capacity, file_size - kHeaderSize);
+  bool short_file = false;
+  if (file_size < required) {
+    // Growth extends the file before it publishes the new geometry, but a
+    // power cut may keep the header page and lose the new size.
+    if (same_boot || durable_end > data_in_file) {
+      return Corrupt("file truncated: the header describes " + std::to_string(required) +
+                     " bytes but the file has " + std::to_string(file_size));
+    }
+    short_file = true;
+  }
   const std::uint64_t clean_check = LoadU64(base + kCleanCheckOffset);
-  const bool clean = clean_check != 0;
-  if (clean && clean_check != CleanCheck(base)) return Corrupt("clean-close record checksum mismatch");
+  bool clean = clean_check != 0 && !short_file;
+  if (clean && clean_check != CleanCheck(base)) {
+    if (same_boot) return Corrupt("clean-close record checksum mismatch");
+    clean = false;
+  }
 
   hash_seed_ = LoadU64(base + kSeedOffset);
   hash_secret_ = internal::HashSecretFromSeed(hash_seed_);
+  epoch_ = epoch;
   SetGeometry(data_capacity, index_slots);
 
   // Validation reads only: nothing in the file changes until every check
   // below has passed, so a file Open refuses is left exactly as it was.
   PendingOverwrite pending;
-  s = CheckPendingOverwrite(committed_end, pending);
-  if (!s.ok()) return s;
+  s = CheckPendingOverwrite(std::min(committed_end, data_in_file), pending);
+  if (!s.ok() && (same_boot || pending.target < durable_end)) return s;
+  if (!s.ok()) pending = PendingOverwrite{};  // its target is in a tail that will be dropped
   if (clean && pending.active) return Corrupt("a cleanly closed file has an overwrite pending");
 
   // Every record below the committed end was complete before the end was
-  // published, so any damage there is corruption, not a torn write. The
+  // published, so after a process crash any damage there is corruption. The
   // record an interrupted overwrite was rewriting may be torn: its journal
-  // image (checked above) stands in for it.
-  std::vector<std::uint64_t> put_starts;  // bitmap of put-record offsets / 8 (clean files only)
-  if (clean) put_starts.assign(committed_end / 8 / 64 + 1, 0);
-  std::uint64_t offset = 0;
-  while (offset < committed_end) {
+  // image (checked above) stands in for it. After a power cut only the
+  // records below the durable end are sure to be whole; the tail after it
+  // is kept only if every record in it checks out.
+  put_starts_.clear();
+  if (clean) put_starts_.assign(committed_end / 8 / 64 + 1, 0);
+  std::uint64_t end = committed_end;
+  s = ScanRecords(0, same_boot ? committed_end : durable_end, data_in_file, pending);
+  if (!s.ok()) return s;
+  if (!same_boot && ScanRecords(durable_end, committed_end, data_in_file, pending).ok() == false) {
+    end = durable_end;  // drop the whole tail: the state as of the last flush
+    clean = false;
+  }
+  if (pending.active && pending.target >= end) pending = PendingOverwrite{};
+
+  if (clean) {
+    s = CheckCleanRecord(committed_end);
+    if (!s.ok()) {
+      if (same_boot) return s;
+      clean = false;  // the index or the counts did not reach the disk: rebuild
+    }
+  }
+
+  put_starts_ = {};
+  // Validated: from here on the file changes. Mark it dirty first, finish
+  // an interrupted overwrite, drop a lost tail, then (unless the index was
+  // checked above) rebuild the index.
+  if (clean_check != 0) Publish(base_, kCleanCheckOffset, 0);
+  StoreU64(base_ + kBootOffset, boot);
+  if (short_file) {
+    if (fs_->Ftruncate(fd_, static_cast<off_t>(required)) != 0) return IoError("cannot restore the file size", errno);
+    fs_->Unmap(base_, mapped_size_);
+    base_ = nullptr;
+    s = MapFile(required);
+    if (!s.ok()) return s;
+    SetGeometry(data_capacity, index_slots);
+  }
+  if (pending.active) {
+    CopyRecordImage(data_ + pending.target, base_ + kJournalImageOffset);
+    Publish(base_, kJournalWordOffset, 0);
+  } else if (LoadU64(base_ + kJournalWordOffset) != 0) {
+    Publish(base_, kJournalWordOffset, 0);
+  }
+  committed_end_ = end;
+  durable_end_ = durable_end;
+  if (end != committed_end) {
+    // The lost tail's bytes must never come back as records: zero them and
+    // make that, and the shorter log, durable before anything is appended.
+    PublishCommittedEnd(end);
+    std::memset(data_ + end, 0, std::min(committed_end, data_in_file) - end);
+    s = SyncMapping();
+    if (!s.ok()) return s;
+  }
+  if (!clean) {
+    std::memset(index_, 0, index_slots_ * 8);
+    live_count_ = live_bytes_ = dead_bytes_ = 0;
+    for (std::uint64_t offset = 0; offset < end;) {
+      const char* record = data_ + offset;
+      s = ApplyLoggedRecord(offset, LoadU32(record + 4), RecordKey(record));
+      if (!s.ok()) return s;
+      offset += RecordSize(LoadU32(record + 8), LoadU32(record + 12));
+    }
+  }
+  ordered_.clear();
+  ordered_valid_ = false;  // built by the first ordered call
+  return Status::OK();
+}
+
+// Checks the records tiling [from, to) of the data region (to <= the
+// committed end), reading nothing past `data_in_file`; the journal image
+// stands in for the target of a pending overwrite. Collects put-record
+// starts into put_starts_ when it is sized for them.
+Status MmapStateStore::ScanRecords(std::uint64_t from, std::uint64_t to, std::uint64_t data_in_file,
+                                   const PendingOverwrite& pending) {
+  std::uint64_t offset = from;
+  while (offset < to) {
     const std::string where = "record at data offset " + std::to_string(offset);
-    if (committed_end - offset < kRecordHeaderSize) return Corrupt(where + ": header runs past the committed end");
+    if (to - offset < kRecordHeaderSize) return Corrupt(where + ": header runs past the committed end");
+    if (offset + kRecordHeaderSize > data_in_file) return Corrupt(where + ": lies past the end of the file");
     const char* record = pending.active && offset == pending.target ? base_ + kJournalImageOffset : data_ + offset;
     const std::uint32_t type = LoadU32(record + 4);
     const std::uint64_t key_len = LoadU32(record + 8);
@@ -591,79 +708,66 @@ Status MmapStateStore::Load(std::uint64_t file_size) {
       return Corrupt(where + ": length fields out of range");
     }
     const std::uint64_t size = RecordSize(key_len, value_len);
-    if (size > committed_end - offset) return Corrupt(where + ": runs past the committed end");
-    if (LoadU32(record) != RecordChecksum(record, key_len, value_len)) return Corrupt(where + ": checksum mismatch");
-    if (clean && type == kTypePut) put_starts[offset / 8 / 64] |= std::uint64_t{1} << ((offset / 8) % 64);
+    if (size > to - offset) return Corrupt(where + ": runs past the committed end");
+    if (offset + size > data_in_file) return Corrupt(where + ": runs past the end of the file");
+    if (LoadU32(record) != RecordChecksum(record, key_len, value_len, epoch_)) {
+      return Corrupt(where + ": checksum mismatch");
+    }
+    if (type == kTypePut && offset / 8 / 64 < put_starts_.size()) {
+      put_starts_[offset / 8 / 64] |= std::uint64_t{1} << ((offset / 8) % 64);
+    }
     if (pending.active && offset < pending.target && pending.target < offset + size) {
       return Corrupt("the overwrite journal names data offset " + std::to_string(pending.target) +
                      ", inside the record at " + std::to_string(offset));
     }
     offset += size;
   }
+  return Status::OK();
+}
 
-  if (clean) {
-    if (LoadU64(base + kCleanIndexChecksumOffset) != XXH3_64bits(index_, index_slots_ * 8)) {
-      return Corrupt("index checksum mismatch (the hash index is corrupted)");
-    }
-    // Every count of the clean-close record is checked against the records
-    // the index points at before anything is sized from it.
-    std::uint64_t occupied = 0;
-    std::uint64_t kv_bytes = 0;
-    std::uint64_t record_bytes = 0;
-    for (std::uint64_t i = 0; i < index_slots_; ++i) {
-      const std::uint64_t v = index_[i];
-      if (v == 0) continue;
-      const std::uint64_t words = v & kOffsetMask;
-      const std::uint64_t at = (words - 1) * 8;
-      if (words == 0 || at >= committed_end || ((put_starts[at / 8 / 64] >> ((at / 8) % 64)) & 1) == 0) {
-        return Corrupt("index slot " + std::to_string(i) + " does not point at a record");
-      }
-      const std::uint64_t key_len = LoadU32(data_ + at + 8);
-      const std::uint64_t value_len = LoadU32(data_ + at + 12);
-      if (((v >> kOffsetBits) << kOffsetBits) != ((Hash(RecordKey(data_ + at)) >> kOffsetBits) << kOffsetBits)) {
-        return Corrupt("index slot " + std::to_string(i) + " does not match its record's key hash");
-      }
-      ++occupied;
-      kv_bytes += key_len + value_len;
-      record_bytes += RecordSize(key_len, value_len);
-    }
-    const std::uint64_t recorded_count = LoadU64(base + kCleanLiveCountOffset);
-    const std::uint64_t recorded_kv = LoadU64(base + kCleanLiveBytesOffset);
-    const std::uint64_t recorded_dead = LoadU64(base + kCleanDeadBytesOffset);
-    if (occupied != recorded_count) {
-      return Corrupt("index holds " + std::to_string(occupied) + " keys but the header records " +
-                     std::to_string(recorded_count));
-    }
-    if (recorded_kv != kv_bytes || recorded_dead != committed_end - record_bytes) {
-      return Corrupt("the clean-close record's byte counts (live " + std::to_string(recorded_kv) + ", dead " +
-                     std::to_string(recorded_dead) + ") do not match the records (live " + std::to_string(kv_bytes) +
-                     ", dead " + std::to_string(committed_end - record_bytes) + ")");
-    }
-    live_count_ = occupied;
-    live_bytes_ = kv_bytes;
-    dead_bytes_ = committed_end - record_bytes;
+// For a cleanly closed file: checks the on-file index and every count of
+// the clean-close record against the records (put_starts_ from the scan)
+// and adopts the counts. Reads only.
+Status MmapStateStore::CheckCleanRecord(std::uint64_t committed_end) {
+  const char* base = base_;
+  if (LoadU64(base + kCleanIndexChecksumOffset) != XXH3_64bits(index_, index_slots_ * 8)) {
+    return Corrupt("index checksum mismatch (the hash index is corrupted)");
   }
-
-  // Validated: from here on the file changes. Mark it dirty first, finish
-  // an interrupted overwrite, then (after a crash) rebuild the index.
-  committed_end_ = committed_end;
-  if (clean) Publish(base_, kCleanCheckOffset, 0);
-  if (pending.active) {
-    CopyRecordImage(data_ + pending.target, base_ + kJournalImageOffset);
-    Publish(base_, kJournalWordOffset, 0);
-  }
-  if (!clean) {
-    std::memset(index_, 0, index_slots_ * 8);
-    live_count_ = live_bytes_ = dead_bytes_ = 0;
-    for (offset = 0; offset < committed_end;) {
-      const char* record = data_ + offset;
-      s = ApplyLoggedRecord(offset, LoadU32(record + 4), RecordKey(record));
-      if (!s.ok()) return s;
-      offset += RecordSize(LoadU32(record + 8), LoadU32(record + 12));
+  std::uint64_t occupied = 0;
+  std::uint64_t kv_bytes = 0;
+  std::uint64_t record_bytes = 0;
+  for (std::uint64_t i = 0; i < index_slots_; ++i) {
+    const std::uint64_t v = index_[i];
+    if (v == 0) continue;
+    const std::uint64_t words = v & kOffsetMask;
+    const std::uint64_t at = (words - 1) * 8;
+    if (words == 0 || at >= committed_end || ((put_starts_[at / 8 / 64] >> ((at / 8) % 64)) & 1) == 0) {
+      return Corrupt("index slot " + std::to_string(i) + " does not point at a record");
     }
+    const std::uint64_t key_len = LoadU32(data_ + at + 8);
+    const std::uint64_t value_len = LoadU32(data_ + at + 12);
+    if (((v >> kOffsetBits) << kOffsetBits) != ((Hash(RecordKey(data_ + at)) >> kOffsetBits) << kOffsetBits)) {
+      return Corrupt("index slot " + std::to_string(i) + " does not match its record's key hash");
+    }
+    ++occupied;
+    kv_bytes += key_len + value_len;
+    record_bytes += RecordSize(key_len, value_len);
   }
-  ordered_.clear();
-  ordered_valid_ = false;  // built by the first ordered call
+  const std::uint64_t recorded_count = LoadU64(base + kCleanLiveCountOffset);
+  const std::uint64_t recorded_kv = LoadU64(base + kCleanLiveBytesOffset);
+  const std::uint64_t recorded_dead = LoadU64(base + kCleanDeadBytesOffset);
+  if (occupied != recorded_count) {
+    return Corrupt("index holds " + std::to_string(occupied) + " keys but the header records " +
+                   std::to_string(recorded_count));
+  }
+  if (recorded_kv != kv_bytes || recorded_dead != committed_end - record_bytes) {
+    return Corrupt("the clean-close record's byte counts (live " + std::to_string(recorded_kv) + ", dead " +
+                   std::to_string(recorded_dead) + ") do not match the records (live " + std::to_string(kv_bytes) +
+                   ", dead " + std::to_string(committed_end - record_bytes) + ")");
+  }
+  live_count_ = occupied;
+  live_bytes_ = kv_bytes;
+  dead_bytes_ = committed_end - record_bytes;
   return Status::OK();
 }
 
@@ -677,6 +781,7 @@ Status MmapStateStore::CheckPendingOverwrite(std::uint64_t committed_end, Pendin
   std::uint64_t payload;
   if (!DecodeChecked(word, payload) || payload == 0) return Corrupt("header overwrite-journal word is corrupted");
   const std::uint64_t target = (payload - 1) * 8;
+  pending.target = target;  // known from here on, even when the checks below fail
   const char* image = base_ + kJournalImageOffset;
   const std::uint64_t key_len = LoadU32(image + 8);
   const std::uint64_t value_len = LoadU32(image + 12);
@@ -684,7 +789,9 @@ Status MmapStateStore::CheckPendingOverwrite(std::uint64_t committed_end, Pendin
       RecordSize(key_len, value_len) > kJournalCapacity) {
     return Corrupt("the overwrite journal holds no valid record");
   }
-  if (LoadU32(image) != RecordChecksum(image, key_len, value_len)) return Corrupt("overwrite journal checksum mismatch");
+  if (LoadU32(image) != RecordChecksum(image, key_len, value_len, epoch_)) {
+    return Corrupt("overwrite journal checksum mismatch");
+  }
   const std::string where = "the overwrite journal names data offset " + std::to_string(target);
   const std::uint64_t size = RecordSize(key_len, value_len);
   if (target >= committed_end || size > committed_end - target) return Corrupt(where + ", past the committed end");
@@ -701,7 +808,6 @@ Status MmapStateStore::CheckPendingOverwrite(std::uint64_t committed_end, Pendin
     return Corrupt(where + ", a record of another size than the journal's image");
   }
   pending.active = true;
-  pending.target = target;
   return Status::OK();
 }
 
@@ -877,7 +983,7 @@ std::uint64_t MmapStateStore::AppendRecord(std::uint32_t type, std::string_view 
 
 std::uint64_t MmapStateStore::WriteRecord(std::uint32_t type, std::string_view key, std::string_view value) {
   const std::uint64_t offset = committed_end_;
-  WriteRecordImage(data_ + offset, type, key, value);
+  WriteRecordImage(data_ + offset, type, key, value, epoch_);
   return offset;
 }
 
@@ -891,7 +997,7 @@ std::uint64_t MmapStateStore::WriteRecord(std::uint32_t type, std::string_view k
 // and no growth: the file stays the size it is.
 void MmapStateStore::OverwriteInPlace(std::uint64_t target, std::string_view key, std::string_view value) {
   char* image = base_ + kJournalImageOffset;
-  WriteRecordImage(image, kTypePut, key, value);
+  WriteRecordImage(image, kTypePut, key, value, epoch_);
   Publish(base_, kJournalWordOffset, EncodeChecked(target / 8 + 1));
   CopyRecordImage(data_ + target, image);
   Publish(base_, kJournalWordOffset, 0);
@@ -915,7 +1021,10 @@ Status MmapStateStore::put(std::string_view key, std::string_view value) {
     if (found) {
       const std::uint64_t old_offset = SlotOffset(index_[position]);
       const std::uint32_t old_value_len = LoadU32(data_ + old_offset + 12);
-      if (RecordSize(key.size(), old_value_len) == record_size) {
+      // In place only for a record written since the last flush(): one
+      // below the durable end must stay as flushed (a power cut could
+      // otherwise keep the new bytes without the records before them).
+      if (RecordSize(key.size(), old_value_len) == record_size && old_offset >= durable_end_) {
         OverwriteInPlace(old_offset, key, value);
         live_bytes_ = live_bytes_ - old_value_len + value.size();
         return Status::OK();
@@ -1001,8 +1110,26 @@ Status MmapStateStore::del(std::string_view key) {
 
 Status MmapStateStore::clear() {
   // One atomic store empties the log; the index is rebuilt from the (empty)
-  // log should we die before zeroing it.
+  // log should we die before zeroing it. The new log has a new epoch, so
+  // the old records it will overwrite never pass for new ones.
+  const std::uint64_t old_end = committed_end_;
+  const std::uint64_t old_durable = durable_end_;
   PublishCommittedEnd(0);
+  Publish(base_, kEpochOffset, EncodeChecked((epoch_ + 1) & kPayloadMask));
+  if (old_durable != 0) {
+    // Flushed records are about to be overwritten: the cleared header must
+    // reach the disk first, or a power cut could pair the old header with
+    // new records.
+    PublishDurableEnd(0);
+    if (fs_->Msync(base_, kHeaderSize, MS_SYNC) != 0) {
+      const int err = errno;
+      PublishDurableEnd(old_durable);
+      Publish(base_, kEpochOffset, EncodeChecked(epoch_));
+      PublishCommittedEnd(old_end);
+      return IoError("msync failed", err);
+    }
+  }
+  epoch_ = (epoch_ + 1) & kPayloadMask;
   std::memset(index_, 0, index_slots_ * 8);
   ordered_.clear();
   ordered_valid_ = false;
@@ -1054,7 +1181,10 @@ Status MmapStateStore::RewriteFile(std::uint64_t entries, std::uint64_t kv_bytes
   if (s.ok()) s = fill(*fresh);
   // The new file is complete on disk before its name replaces the old one,
   // so a power cut shows either file whole.
-  if (s.ok()) s = fresh->SyncMapping();
+  if (s.ok()) {
+    fresh->PublishDurableEnd(fresh->committed_end_);
+    s = fresh->SyncMapping();
+  }
   if (s.ok() && fs_->Rename(temp_path.c_str(), file_path_.c_str()) != 0) {
     s = IoError("cannot rename " + temp_path + " over the store", errno);
   }
@@ -1089,6 +1219,8 @@ void MmapStateStore::SwapContents(MmapStateStore& other) {
   std::swap(hash_seed_, other.hash_seed_);
   std::swap(hash_secret_, other.hash_secret_);
   std::swap(committed_end_, other.committed_end_);
+  std::swap(durable_end_, other.durable_end_);
+  std::swap(epoch_, other.epoch_);
   std::swap(live_count_, other.live_count_);
   std::swap(live_bytes_, other.live_bytes_);
   std::swap(dead_bytes_, other.dead_bytes_);
@@ -1140,8 +1272,14 @@ double MmapStateStore::fragmentation() const {
 }
 
 Status MmapStateStore::flush() {
+  // Everything, then the header saying so: after a power cut, records below
+  // the durable end are whole, and later ones are kept only all together.
   Status s = SyncMapping();
   if (!s.ok()) return s;
+  if (durable_end_ != committed_end_) {
+    PublishDurableEnd(committed_end_);
+    if (fs_->Msync(base_, kHeaderSize, MS_SYNC) != 0) return IoError("msync failed", errno);
+  }
   if (renamed_since_flush_) {
     s = SyncDirectory(fs_, file_path_, path_);
     if (!s.ok()) return s;

@@ -1009,6 +1009,11 @@ TEST_CASE("a corrupted header byte gives a clear error naming the file", "[mmap]
       {256, "header overwrite-journal word is corrupted"},
       {263, "header overwrite-journal word is corrupted"},
       {300, "header reserved byte 300 is not zero"},
+      {320, "header durable-end word is corrupted"},
+      {327, "header durable-end word is corrupted"},
+      {384, "header log-epoch word is corrupted"},
+      {391, "header log-epoch word is corrupted"},
+      {456, "header reserved byte 456 is not zero"},
       {1023, "header reserved byte 1023 is not zero"},
   };
   for (const auto& [offset, problem] : cases) {
@@ -1022,11 +1027,15 @@ TEST_CASE("a corrupted header byte gives a clear error naming the file", "[mmap]
   }
   // A version from the future is refused as such, not as corruption.
   std::string future = good;
-  future[8] = 3;
+  future[8] = 4;
   WriteFile(path, future);
   const Status s = OpenStatus(path);
   CHECK(s.IsInvalidArgument());
-  CHECK(s.message() == path + ": unsupported format version 3 (this build reads version 2)");
+  CHECK(s.message() == path + ": unsupported format version 4 (this build reads version 3)");
+  std::string before_durability = good;
+  before_durability[8] = 2;
+  WriteFile(path, before_durability);
+  CHECK(OpenStatus(path).message() == path + ": unsupported format version 2 (this build reads version 3)");
   // A version-1 file (the old key hash) is refused with what to do about it.
   std::string old_hash = good;
   old_hash[8] = 1;
@@ -1035,7 +1044,7 @@ TEST_CASE("a corrupted header byte gives a clear error naming the file", "[mmap]
   CHECK(old_status.IsInvalidArgument());
   CHECK(old_status.message() ==
         path + ": unsupported format version 1 (written before the key hash became keyed XXH3; this build reads "
-               "version 2: snapshot the store with the build that wrote it and restore the snapshot into a new file)");
+               "version 3: snapshot the store with the build that wrote it and restore the snapshot into a new file)");
   // The journal image area is read only while the journal word is set.
   for (std::size_t offset : {std::size_t{1024}, std::size_t{3000}, std::size_t{4095}}) {
     std::string scribbled = good;

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <cstdint>
 
 namespace statestore {
 
@@ -40,6 +41,10 @@ class FileSystem {
   // linkat(AT_FDCWD, from, AT_FDCWD, to, flags).
   virtual int Link(const char* from, const char* to, int flags);
   virtual int Unlink(const char* path);
+  // A tag of the running boot (XXH3-64 of /proc/sys/kernel/random/boot_id),
+  // 0 when unknown. A file last opened under another boot may have lost
+  // writes that were not flushed (a power cut or an OS crash since).
+  virtual std::uint64_t BootId();
 };
 
 }  // namespace statestore

@@ -21,12 +21,29 @@
 //    B-tree once an ordered call has built it; growth remaps the file (the
 //    data region grows by 1.5x, the index by 2x) and prefaults the new pages.
 //  - An overwrite whose record keeps its size (same key, a value of the same
-//    length give or take the 8-byte padding, records up to 3 KiB) is done in
-//    place through a redo journal in the header page: no growth, no new
-//    pages, no dead bytes. Other overwrites append a new record.
+//    length give or take the 8-byte padding, records up to 3 KiB) of a record
+//    written since the last flush() is done in place through a redo journal
+//    in the header page: no growth, no new pages, no dead bytes. Other
+//    overwrites append a new record.
 //  - A process killed at any instruction leaves a file that opens to a
-//    consistent store holding every put/del that returned. flush() adds
-//    durability against an operating-system crash (msync).
+//    consistent store holding every put/del that returned.
+//  - flush() is a durability point. After a power cut or an operating-system
+//    crash at any moment after flush() returned, the file opens (a later
+//    Open under the new boot recovers it), and to a state the store held no
+//    earlier than that flush: the writes after it survive all together or
+//    not at all, so Open gives the state of the last flush, of a later
+//    compact()/restore(), or the latest one. What it costs: flush() is two
+//    msyncs (the mapping, then the header page recording the durable end);
+//    the first same-size overwrite of a key after a flush appends instead of
+//    rewriting in place (a flushed record is never rewritten; later
+//    overwrites of the new record are in place again); clear() after a flush
+//    syncs the header page; compact() and restore() msync the new file
+//    before renaming it and fsync the directory after; a recovery that drops
+//    a lost tail zeroes and syncs it. Not covered: a disk that writes back a
+//    page between two in-place overwrites of records after the last flush
+//    and loses a later page can expose a mix of those states (the test model
+//    has each page either as flushed or as last written); see
+//    core/doc/mmap_format.md, "Durability".
 //  - put()/del() accept views previously returned by get()/range() of the
 //    same store (they are copied first when growth could move the mapping).
 //  - The in-memory B-tree costs about 16 bytes per live key once built.
@@ -51,6 +68,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/container/btree_set.h"
 #include "statestore/byte_io.h"
@@ -188,8 +206,10 @@ class MmapStateStore final : public StateStore {
   // Validates `blob`, writes its contents into a fresh file beside this one
   // and renames it over the path. On error the store and file are unchanged.
   Status restore(std::string_view blob) override;
-  // msync(MS_SYNC) of the whole mapping (and fsync of the directory after a
-  // compact() or restore() renamed the file).
+  // A durability point (see the file comment): msync(MS_SYNC) of the whole
+  // mapping, then of the header page recording the durable end (and a
+  // retried fsync of the directory, if one after a rename failed). IOError
+  // when a sync fails; the contents are unchanged either way.
   Status flush() override;
 
   // Rewrites the live records, in key order, into a fresh file and renames it
@@ -311,6 +331,9 @@ class MmapStateStore final : public StateStore {
     std::uint64_t target = 0;  // data offset of the record being rewritten
   };
   Status CheckPendingOverwrite(std::uint64_t committed_end, PendingOverwrite& pending) const;
+  Status ScanRecords(std::uint64_t from, std::uint64_t to, std::uint64_t data_in_file, const PendingOverwrite& pending);
+  Status CheckCleanRecord(std::uint64_t committed_end);
+  void PublishDurableEnd(std::uint64_t end);
   Status ApplyLoggedRecord(std::uint64_t offset, std::uint32_t type, std::string_view key);
   // Builds ordered_ from the hash index when it is not being maintained.
   void EnsureOrdered() const {
@@ -347,6 +370,9 @@ class MmapStateStore final : public StateStore {
   std::uint64_t hash_seed_ = 0;   // the file's; hash_secret_ derives from it
   internal::HashSecret hash_secret_{};
   std::uint64_t committed_end_ = 0;
+  std::uint64_t durable_end_ = 0;  // committed end as of the last flush(); no in-place write below it
+  std::uint64_t epoch_ = 0;        // seeds record checksums; bumped by clear()
+  std::vector<std::uint64_t> put_starts_;  // Load() only: bitmap of put-record offsets / 8
   std::uint64_t live_count_ = 0;
   std::uint64_t live_bytes_ = 0;
   std::uint64_t dead_bytes_ = 0;
