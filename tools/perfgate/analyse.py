@@ -1,56 +1,29 @@
 """The statistics of the gate: how two sets of repetitions are compared.
 
-One function does the work, ``compare``: given the baseline's and the current
-run's per-repetition values of one metric, it returns the relative change of the
-medians and, when the data allow, a Mann-Whitney U p-value. It never decides
-pass or fail (decide.py does); it only says what the numbers show.
+Contract: ``compare`` (unpaired) and ``compare_paired`` (A/B rounds) take the
+baseline's and the current run's values of one metric and return a Comparison: the
+relative change of the medians (of the per-round ratios, when paired), a p-value
+when the data allow a test, and why not otherwise. They never decide pass or fail
+(decide.py does); ``beyond`` and ``gross`` state the two bounds decide compares a
+change with.
 
-Choices, and why:
+The methods, in short (the reasoning and the self-test figures behind them are in
+tools/perfgate/README.md, "Statistics"):
 
-* Medians, not means. Repetitions on a shared VM have 20-70% outliers (a
-  preempted repetition); the median moves only when most repetitions move.
-
-* Mann-Whitney U, two-sided. The U test makes no normality assumption, which
-  matters with 5-10 skewed samples. We test two-sided because the same test also
-  backs "improved" verdicts, and because a two-sided test at alpha = 0.05 is
-  the conservative choice on a noisy machine (for the regression direction it
-  is a one-sided test at 0.025): a false alarm costs an engineer an
-  investigation, so we spend sensitivity on fewer false alarms. The direction
-  comes from the median delta, which must also exceed the threshold.
-
-* MIN_REPETITIONS = 4 per side. With n = m = 4 and no ties the smallest
-  two-sided exact p-value is 2 / C(8,4) = 0.029 < 0.05; with 3 vs 3 it is
-  2 / C(6,3) = 0.10, so a test with fewer than four repetitions a side can
-  never reach significance at 0.05 and would silently read as "noise". Below
-  the limit we say "insufficient repetitions" instead of guessing.
-
-* Exact p-values for small samples without ties (scipy's method="exact"
-  below EXACT_LIMIT per side), the normal approximation with tie correction
-  otherwise (scipy's method="asymptotic").
-
-* Paired rounds in A/B mode (``compare_paired``). A same-run A/B measures
-  base and head in alternating rounds, each round a base run next to a head
-  run; the machine's slow spells (2-3x, minutes long) hit both runs of a round
-  alike. The per-round ratio head/base cancels them, which the unpaired U test
-  cannot: its samples carry the whole between-round spread. So when both sides
-  hold the same rounds (repetition indices), the change is the median of the
-  per-round ratios and the test is the exact two-sided sign test on them (how
-  many rounds head was slower). Not Wilcoxon's signed-rank test: a spell that
-  slows one side of one round by 2x gives that round the largest rank, and two
-  such rounds out of 16 sank a real +30% to p = 0.058 in the self-test; the
-  sign test counts them as two rounds and says p = 0.004. MIN_PAIRS = 6: with
-  n pairs the smallest two-sided p is 2 / 2^n, 0.0625 for 5 and 0.031 for 6.
-
-* Deterministic metrics (MetricRule.u_test = False, e.g. callgrind instruction
-  counts, issue 6) are compared on the median alone: identical inputs give
-  identical counts, so any change beyond the threshold is real and no test is
-  needed.
+* medians, not means (repetitions on a shared VM have 20-70% outliers);
+* a two-sided Mann-Whitney U test, exact for small samples without ties, with at
+  least MIN_REPETITIONS per side (fewer can never reach p < 0.05);
+* for paired rounds, an exact two-sided sign test on the per-round ratios, with at
+  least MIN_PAIRS rounds;
+* deterministic metrics (MetricRule.u_test False: instruction counts) on the median
+  alone, no test.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any, Callable
 
 import numpy as np
 from scipy.stats import binomtest, mannwhitneyu
@@ -230,4 +203,6 @@ def compare_paired(base: np.ndarray, current: np.ndarray) -> Comparison:
 def statistic(values: np.ndarray, name: str) -> float:
     """median, mean, max or min of a non-empty sample."""
     values = np.asarray(values, dtype=float)
-    return float({"median": np.median, "mean": np.mean, "max": np.max, "min": np.min}[name](values))
+    functions: dict[str, Callable[[np.ndarray], Any]] = {"median": np.median, "mean": np.mean, "max": np.max,
+                                                         "min": np.min}
+    return float(functions[name](values))

@@ -65,7 +65,8 @@ def _scale(lo: float, hi: float, a: float, b: float):
     return f, lo, hi
 
 
-def strip_chart(name: str, base: Sequence[float], current: Sequence[float], target: float | None,
+def strip_chart(name: str, base: Sequence[float] | np.ndarray, current: Sequence[float] | np.ndarray,
+                target: float | None,
                 status: str = "") -> dict[str, Any]:
     """Repetitions of baseline and current as two rows of dots, medians as ticks, target as a line."""
     base = [float(v) for v in base]
@@ -73,7 +74,7 @@ def strip_chart(name: str, base: Sequence[float], current: Sequence[float], targ
     data = base + current
     lo, hi = (min(data), max(data)) if data else (0.0, 1.0)
     target_on_scale = _target_on_scale(target, lo, hi)
-    if target_on_scale:
+    if target is not None and target_on_scale:
         lo, hi = min(lo, target), max(hi, target)
     x, lo, hi = _scale(lo, hi, PAD_L + 64, STRIP_W - PAD_R)
     rows = []
@@ -105,7 +106,7 @@ def trend_chart(name: str, frame: pd.DataFrame, baseline: float | None, target: 
     if baseline is not None:
         lo, hi = min(lo, baseline), max(hi, baseline)
     target_on_scale = _target_on_scale(target, lo, hi)
-    if target_on_scale:
+    if target is not None and target_on_scale:
         lo, hi = min(lo, target), max(hi, target)
     top, bottom = TREND_TOP, TREND_H - 18
     y, lo, hi = _scale(lo, hi, bottom, top)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from perfgate import analyse, baseline as baseline_file, history, render, results, selfbench, targets as targets_file
 from perfgate import profile_view, verdict as verdict_file
@@ -33,7 +34,7 @@ DEFAULT_REPORT_DIR = Path("reports")
 class _Parser(argparse.ArgumentParser):
     """argparse that raises PerfGateError (one line, exit 2) instead of printing usage and exiting."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         command = self.prog.removeprefix("perfgate").strip()
         raise PerfGateError(f"{command + ': ' if command else ''}{message} (see --help)")
 
@@ -52,8 +53,37 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="perfgate", description="Judges state_bench results against a baseline and the "
                      "F-PERF-001 targets; writes report.html, summary.md, verdict.json.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_check(sub.add_parser("check", help="judge results against a baseline and the targets (exit 0/1/2)"))
 
-    check = sub.add_parser("check", help="judge results against a baseline and the targets (exit 0/1/2)")
+    report = sub.add_parser("report", help="render report.html from results and history without judging")
+    report.add_argument("--results", type=Path, required=True)
+    report.add_argument("--baseline", type=Path, default=None, help="show the baseline beside the results")
+    _common_outputs(report, record=False)
+    _instructions_option(report)
+    _profile_option(report)
+
+    base = sub.add_parser("baseline", help="promote a Release results file to a committed baseline")
+    base.add_argument("--results", type=Path, required=True)
+    base.add_argument("--out", type=Path, default=None, help="default: baselines/<profile>.json")
+    base.add_argument("--allow-slowdown", action="store_true",
+                      help="accept a build with the slowdown hook compiled in (the gate's self-test only)")
+
+    _add_history(sub.add_parser("history", help="the run history (SQLite)"))
+
+    from perfgate import merge, trends
+    trends.add_arguments(sub.add_parser("trends", help="write trends.html and changes.json from the history"))
+    merge.add_arguments(sub.add_parser("shards", help="deal a profile's benchmarks to N shards by measured duration"),
+                        sub.add_parser("merge", help="merge the shards' results files into one"))
+
+    ann = sub.add_parser("annotations", help="print GitHub ::error/::warning lines for a verdict.json")
+    ann.add_argument("--verdict", type=Path, required=True)
+
+    sb = sub.add_parser("selfbench", help="time check + HTML on 500 benchmarks x 10 reps with 1,000 runs of history")
+    selfbench.add_arguments(sb)
+    return parser
+
+
+def _add_check(check: argparse.ArgumentParser) -> None:
     check.add_argument("--baseline", type=Path, required=True,
                        help="baseline file (baselines/<profile>.json) or a raw Google Benchmark JSON (A/B)")
     check.add_argument("--results", type=Path, required=True, help="Google Benchmark JSON of this run")
@@ -72,55 +102,31 @@ def build_parser() -> argparse.ArgumentParser:
     _instructions_option(check)
     _profile_option(check)
 
-    report = sub.add_parser("report", help="render report.html from results and history without judging")
-    report.add_argument("--results", type=Path, required=True)
-    report.add_argument("--baseline", type=Path, default=None, help="show the baseline beside the results")
-    _common_outputs(report, record=False)
-    _instructions_option(report)
-    _profile_option(report)
 
-    base = sub.add_parser("baseline", help="promote a Release results file to a committed baseline")
-    base.add_argument("--results", type=Path, required=True)
-    base.add_argument("--out", type=Path, default=None, help="default: baselines/<profile>.json")
-    base.add_argument("--allow-slowdown", action="store_true",
-                      help="accept a build with the slowdown hook compiled in (the gate's self-test only)")
-
-    hist = sub.add_parser("history", help="the run history (SQLite)")
+def _add_history(hist: argparse.ArgumentParser) -> None:
+    default = DEFAULT_REPORT_DIR / "history.sqlite"
     hsub = hist.add_subparsers(dest="history_command", required=True, parser_class=_Parser)
     hadd = hsub.add_parser("add", help="record a results file")
     hadd.add_argument("--results", type=Path, required=True)
-    hadd.add_argument("--history", type=Path, default=DEFAULT_REPORT_DIR / "history.sqlite")
+    hadd.add_argument("--history", type=Path, default=default)
     hlist = hsub.add_parser("list", help="list recorded runs, newest first")
-    hlist.add_argument("--history", type=Path, default=DEFAULT_REPORT_DIR / "history.sqlite")
+    hlist.add_argument("--history", type=Path, default=default)
     hlist.add_argument("--limit", type=int, default=20)
     hprune = hsub.add_parser("prune", help="delete old runs")
-    hprune.add_argument("--history", type=Path, default=DEFAULT_REPORT_DIR / "history.sqlite")
+    hprune.add_argument("--history", type=Path, default=default)
     hprune.add_argument("--keep", type=int, default=None, help="keep the newest N runs")
     hprune.add_argument("--older-than", type=float, default=None, metavar="DAYS",
                         help=f"delete runs recorded more than DAYS ago (0 to {history.MAX_AGE_DAYS:,})")
     hprune.add_argument("--dry-run", action="store_true", help="say which runs would be deleted; delete nothing")
-
     hcompact = hsub.add_parser("compact", help="keep repetitions of the newest N runs per profile, summaries of all")
-    hcompact.add_argument("--history", type=Path, default=DEFAULT_REPORT_DIR / "history.sqlite")
+    hcompact.add_argument("--history", type=Path, default=default)
     hcompact.add_argument("--keep-samples", type=int, default=None, metavar="N", help="default 200")
     hmerge = hsub.add_parser("merge", help="add the runs of another copy of the history that this one lacks")
-    hmerge.add_argument("--history", type=Path, default=DEFAULT_REPORT_DIR / "history.sqlite")
+    hmerge.add_argument("--history", type=Path, default=default)
     hmerge.add_argument("--from", dest="other", type=Path, required=True)
     from perfgate import history_sync
     history_sync.add_arguments(hsub.add_parser("sync", help="merge into a git branch's history file and push it "
                                                              "(retried; never drops a concurrent run)"))
-
-    from perfgate import merge, trends
-    trends.add_arguments(sub.add_parser("trends", help="write trends.html and changes.json from the history"))
-    merge.add_arguments(sub.add_parser("shards", help="deal a profile's benchmarks to N shards by measured duration"),
-                        sub.add_parser("merge", help="merge the shards' results files into one"))
-
-    ann = sub.add_parser("annotations", help="print GitHub ::error/::warning lines for a verdict.json")
-    ann.add_argument("--verdict", type=Path, required=True)
-
-    sb = sub.add_parser("selfbench", help="time check + HTML on 500 benchmarks x 10 reps with 1,000 runs of history")
-    selfbench.add_arguments(sb)
-    return parser
 
 
 def _common_outputs(p: argparse.ArgumentParser, record: bool = True) -> None:
@@ -140,8 +146,8 @@ def _instructions_option(p: argparse.ArgumentParser) -> None:
 
 def _profile_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--diff-profile", type=Path, default=None, metavar="DIFF-PROFILE.json",
-                   help="differential callgrind profile of the flagged benchmarks (benchrun diff-profile): shown in report.html, "
-                        "summary.md and the annotations; never changes this verdict")
+                   help="differential callgrind profile of the flagged benchmarks (benchrun diff-profile): shown in "
+                        "report.html, summary.md and the annotations; never changes this verdict")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -187,8 +193,8 @@ def cmd_check(args: argparse.Namespace) -> int:
                         confirm_from=(verdict_file.confirm_statuses(args.confirm_from)
                                       if args.confirm_from else None))
     verdict = decide(baseline, current, targets, settings)
-    _write_outputs(args, verdict, current, baseline, targets, instructions, record=not args.no_history,
-                   profile=profile)
+    inputs = render.ReportInputs(current, baseline, targets, instructions=instructions, profile=profile)
+    _write_outputs(args, verdict, inputs, record=not args.no_history)
     lines = render.console_lines(verdict, instructions)
     print("\n".join(lines[-1:] if args.quiet else lines))
     if not args.quiet:
@@ -196,25 +202,22 @@ def cmd_check(args: argparse.Namespace) -> int:
     return verdict.exit_code
 
 
-def _write_outputs(args: argparse.Namespace, verdict: Verdict, current: results.RunData,
-                   baseline: results.RunData | None, targets: targets_file.Targets,
-                   instructions: verdict_file.InstructionVerdict | None, record: bool,
-                   profile: dict | None = None) -> None:
+def _write_outputs(args: argparse.Namespace, verdict: Verdict, inputs: render.ReportInputs, record: bool) -> None:
     # The verdict files first: if the history cannot be written, CI still has them.
     report_dir: Path = args.report_dir
     hist = _history_path(args)
+    current, profile = inputs.current, inputs.profile
     why = None if profile is None else profile_view.verdict_entry(profile, str(args.diff_profile))
-    render.write_text(report_dir / "verdict.json", render.verdict_json(verdict, current, baseline, instructions, why))
-    render.write_text(report_dir / "summary.md", render.summary_markdown(verdict, current, instructions=instructions,
-                                                                         profile=profile))
+    render.write_text(report_dir / "verdict.json",
+                      render.verdict_json(verdict, current, inputs.baseline, inputs.instructions, why))
+    render.write_text(report_dir / "summary.md",
+                      render.summary_markdown(verdict, current, instructions=inputs.instructions, profile=profile))
     if record:
         statuses = {r.benchmark: r.status for r in verdict.rows if r.metric == "real_time"}
         history.record(hist, current, mode=verdict.mode, verdict="fail" if verdict.failed else "pass",
                        statuses=statuses)
-    trend_frame = _trends(hist, current, render.relevant_benchmarks(verdict, current, render.TREND_LIMIT))
-    render.write_text(report_dir / "report.html",
-                      render.html_report(verdict, current, baseline, targets, trend_frame,
-                                         instructions=instructions, profile=profile))
+    inputs.trend_frame = _trends(hist, current, render.relevant_benchmarks(verdict, current, render.TREND_LIMIT))
+    render.write_text(report_dir / "report.html", render.html_report(verdict, inputs))
 
 
 def _trends(hist: Path, current: results.RunData, benchmarks: list[str]):
@@ -232,8 +235,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     unjudged = Verdict("report", [], [], [], False, current.profile)
     trend_frame = _trends(_history_path(args), current,
                           render.relevant_benchmarks(unjudged, current, render.TREND_LIMIT))
-    html = render.html_report(None, current, baseline, targets, trend_frame, instructions=instructions,
-                              profile=profile)
+    html = render.html_report(None, render.ReportInputs(current, baseline, targets, trend_frame, instructions,
+                                                        profile))
     render.write_text(args.report_dir / "report.html", html)
     print(f"perfgate: wrote {args.report_dir / 'report.html'} (not judged)")
     return 0
@@ -271,7 +274,8 @@ def cmd_history(args: argparse.Namespace) -> int:
         from perfgate import compaction
         return compaction.command(args)
     pruned = history.prune(args.history, keep=args.keep, older_than_days=args.older_than, dry_run=args.dry_run)
-    ids = ", ".join(str(i) for i in pruned.ids[:10]) + (f", +{len(pruned.ids) - 10} more" if len(pruned.ids) > 10 else "")
+    more = f", +{len(pruned.ids) - 10} more" if len(pruned.ids) > 10 else ""
+    ids = ", ".join(str(i) for i in pruned.ids[:10]) + more
     why = " and ".join(x for x in (f"beyond the newest {args.keep}" if args.keep is not None else "",
                                    f"recorded before {pruned.cutoff}" if pruned.cutoff else "") if x)
     verb = "would delete" if args.dry_run else "deleted"
@@ -282,6 +286,6 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 def cmd_annotations(args: argparse.Namespace) -> int:
     doc = verdict_file.load_verdict(args.verdict)
-    for line in render.annotations(doc):
+    for line in render.workflow_commands(doc):
         print(line)
     return 0

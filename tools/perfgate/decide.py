@@ -1,40 +1,28 @@
 """The decision: baseline x current x targets -> a Verdict of rows.
 
-``decide`` is a pure function of loaded data (RunData frames, Targets and
-Settings); it reads no files and prints nothing. The renderer only shows what it
-returns.
+Contract: ``decide`` is a pure function of loaded data (RunData, Targets and
+Settings); it reads no files and prints nothing, and raises PerfGateError only for
+inputs that cannot be judged together (a target naming a benchmark the results lack,
+instruction counts from another compiler). The renderer only shows what it returns.
 
-Relative rows (one per benchmark x metric of analyse.METRIC_RULES present in the
-current run), statuses:
+Rows: one relative row per benchmark x metric of analyse.METRIC_RULES present in the
+current run (statuses and their rules: the status table in tools/perfgate/README.md,
+"Verdicts"; names in status.py), and one target row per applicable target (ok,
+breach, skipped).
 
-    regressed     median worse by more than the threshold AND U test p < alpha  (fails)
-    noise         beyond the threshold either way, but not significant
-    improved      better by more than the threshold and significant (refresh the baseline?)
-    unchanged     within the threshold
-    insufficient  beyond the threshold but too few repetitions (or aggregate-only) for a test
-    missing       in the baseline, absent from the results                       (fails)
-    new           in the results, not in the baseline
-    skipped       the benchmark skipped itself (error_occurred); note has its message
+Settings:
 
-Target rows (one per applicable target), statuses: ok, breach (fails), skipped.
+* ``mode``: "baseline" (a committed baseline, possibly from another machine: a
+  cross-machine warning) or "ab" (the base build measured in the same job; when both
+  sides hold the same rounds, times are compared round by round, analyse.compare_paired;
+  a target breach the base shows too is inherited and does not fail).
+* ``confirm_from``: the statuses of a first pass; every benchmark that regressed then
+  gets ``confirmation`` "confirmed" or "not reproduced".
+* ``fail_on_timing`` False (--no-fail-on-timing): timing regressions, timing breaches
+  and missing benchmarks become warnings; only allocation breaches fail.
 
-Seams for issue 6, already used by the CLI:
-
-* ``VerdictRow.metric``: each MetricRule in analyse.METRIC_RULES gets its own
-  rows; a deterministic metric (``instructions_per_op``, threshold 2%) is judged on
-  the median alone without a U test. Results of ``benchrun instr`` (context
-  ``statestore_metric: instructions``) get instruction rows only, and are refused
-  (exit 2) against a baseline built by another compiler or with other flags.
-* ``Settings.mode``: "baseline" (a committed baseline, possibly from another
-  machine) or "ab" (the base build measured in the same job: no cross-machine
-  check, the baseline is simply the other side; when both sides hold the same
-  rounds, times are compared round by round: analyse.compare_paired).
-* ``Settings.confirm_from``: the statuses of a first pass; every benchmark that
-  regressed then gets ``confirmation`` "confirmed" (still regressed with the extra
-  samples merged in) or "not reproduced".
-* ``Settings.fail_on_timing`` False (--no-fail-on-timing): timing regressions,
-  timing breaches and missing benchmarks become warnings; only allocation
-  breaches fail.
+Results of ``benchrun instr`` (context ``statestore_metric: instructions``) get
+instruction rows only (deterministic: 2% threshold, no test).
 """
 
 from __future__ import annotations
@@ -294,10 +282,11 @@ def _relative_rows(baseline: RunData, current: RunData, targets: Targets, settin
             threshold = targets.threshold_for(name, fallback) if metric == "real_time" else fallback
             rows.append(_Pending(name, metric, rule, threshold))
     # Judge the pending rows with all their U tests in one batch (fast for 500 benchmarks).
-    tests = [i for i, r in enumerate(rows) if isinstance(r, _Pending) and r.rule.u_test
-             and analyse.needs_u_test(baseline.values(r.name, r.metric), current.values(r.name, r.metric))]
+    pending = {i: r for i, r in enumerate(rows) if isinstance(r, _Pending) and r.rule.u_test}
+    tests = [i for i, r in pending.items()
+             if analyse.needs_u_test(baseline.values(r.name, r.metric), current.values(r.name, r.metric))]
     pvalues = dict(zip(tests, analyse.u_test_p_values(
-        [(baseline.values(rows[i].name, rows[i].metric), current.values(rows[i].name, rows[i].metric))
+        [(baseline.values(pending[i].name, pending[i].metric), current.values(pending[i].name, pending[i].metric))
          for i in tests])))
     sides = _Sides(baseline, current, settings, cross_machine)
     return [_judge(sides, r, pvalues.get(i)) if isinstance(r, _Pending) else r for i, r in enumerate(rows)]

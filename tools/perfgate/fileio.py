@@ -22,6 +22,7 @@ from typing import Any
 
 from perfgate.errors import PerfGateError
 
+
 def read_text(path: Path, what: str, missing_hint: str = "") -> str:
     """The file's text (UTF-8), or PerfGateError naming `what` and `path`."""
     try:

@@ -90,7 +90,7 @@ CREATE INDEX IF NOT EXISTS runs_recorded ON runs(recorded_at);
 RUN_COLUMNS = ("recorded_at", "run_date", "commit_sha", "branch", "dirty", "machine", "profile", "build_type",
                "compiler", "mode", "verdict", "source")
 
-# Metrics kept in the history: the ones the report charts or issue 6 gates on.
+# Metrics kept in the history: the ones the report charts or the gate judges.
 RECORDED_METRICS = ("real_time", "allocs_per_op", "p99_ns", "instructions_per_op")
 
 
@@ -171,8 +171,8 @@ def _check(conn: sqlite3.Connection, path: Path, write: bool) -> None:
         for table, columns in TABLES.items():
             have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
             if not columns <= have:
-                raise PerfGateError(f"history {path} is damaged: table {table} "
-                                    f"{'is missing' if not have else 'lacks columns ' + ', '.join(sorted(columns - have))}")
+                lacks = "is missing" if not have else "lacks columns " + ", ".join(sorted(columns - have))
+                raise PerfGateError(f"history {path} is damaged: table {table} {lacks}")
     if write:
         conn.execute("PRAGMA journal_mode = DELETE")  # also turns an older WAL history into one file
         conn.execute("PRAGMA foreign_keys = ON")
@@ -215,7 +215,7 @@ def record(path: Path | str, run: RunData, *, mode: str = "baseline", verdict: s
             conn.executemany(
                 "INSERT INTO samples (run_id, benchmark, metric, repetition, value) VALUES (?,?,?,?,?)",
                 ((run_id, b, m, int(r), float(v)) for b, m, r, v in samples.itertuples(index=False)))
-            rows = [(run_id, b, m, int(n), float(med), float(mean), float(lo), float(hi),
+            rows: list[tuple] = [(run_id, b, m, int(n), float(med), float(mean), float(lo), float(hi),
                      statuses.get(b) if m == "real_time" else None)
                     for b, m, n, med, mean, lo, hi in summary.itertuples(index=False)]
             rows += [(run_id, b, m, n, med, mean, lo, hi, statuses.get(b) if m == "real_time" else None)

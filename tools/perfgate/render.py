@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from perfgate.decide import TargetRow, Verdict, VerdictRow
 from perfgate.fmt import (fmt_count, fmt_instr, fmt_ns, fmt_p, fmt_value, md_code, md_text, one_line, workflow_data,
                           workflow_property)
 from perfgate.results import RunData
-from perfgate.targets import Targets
+from perfgate.targets import EMPTY_TARGETS, Targets
 from perfgate.verdict import InstructionRow, InstructionVerdict
 
 __all__ = ["fmt_count", "fmt_instr", "fmt_ns", "fmt_p", "fmt_value", "write_text", "verdict_json"]
@@ -170,7 +171,8 @@ def summary_markdown(verdict: Verdict, run: RunData, report_link: str = "report.
     if not rows and not breaches:
         out += ["Nothing to review: every benchmark is within the threshold and every target is met.", ""]
     out += profile_view.summary_lines(profile)
-    out.append(f"Full report (tables, charts, trends): {md_code(report_link, table=False)} in the perf-report artifact.")
+    out.append(f"Full report (tables, charts, trends): {md_code(report_link, table=False)} "
+               "in the perf-report artifact.")
     return "\n".join(out) + "\n"
 
 
@@ -181,8 +183,8 @@ def _instruction_summary(instr: InstructionVerdict) -> list[str]:
         out += ["| instructions | benchmark | baseline | current | Δ |", "|---|---|---:|---:|---:|"]
         for r in sorted(flagged, key=lambda r: status_rank(r.status)):
             delta = "-" if r.delta_pct is None else f"{r.delta_pct:+.1f}%"
-            out.append(f"| {md_text(r.status)} | {md_code(r.benchmark)} | {fmt_instr(r.baseline)} | {fmt_instr(r.current)} | "
-                       f"{delta} |")
+            out.append(f"| {md_text(r.status)} | {md_code(r.benchmark)} | {fmt_instr(r.baseline)} | "
+                       f"{fmt_instr(r.current)} | {delta} |")
         out.append("")
     return out
 
@@ -191,13 +193,15 @@ def _instruction_summary(instr: InstructionVerdict) -> list[str]:
 verdict_json = verdict_file.dumps
 
 
-def annotations(verdict_doc: dict) -> list[str]:
+def workflow_commands(verdict_doc: dict) -> list[str]:
     """GitHub Actions workflow commands (::error / ::warning) for the rows of a validated
     verdict.json (verdict.load_verdict); names and notes escaped as the runner requires."""
     lines = []
     # "profile" is the differential profile's entry (a dict) in new files, the profile name in older ones.
     entry = verdict_doc.get("profile")
-    why = entry.get("contributors") if isinstance(entry, dict) and isinstance(entry.get("contributors"), dict) else {}
+    why: dict[str, Any] = {}
+    if isinstance(entry, dict) and isinstance(entry.get("contributors"), dict):
+        why = entry["contributors"]
     for r in verdict_doc.get("rows", []):
         row_status = r["status"]
         if row_status not in (status.REGRESSED, status.MISSING, status.IMPROVED):
@@ -247,7 +251,7 @@ def _table_rows(verdict: Verdict, current: RunData, baseline: RunData | None,
     targets_by_bench: dict[str, list[TargetRow]] = {}
     for t in verdict.targets:
         targets_by_bench.setdefault(t.benchmark, []).append(t)
-    rows = []
+    rows: list[dict[str, Any]] = []
     seen = set()
     for r in verdict.rows:
         seen.add(r.benchmark)
@@ -256,11 +260,11 @@ def _table_rows(verdict: Verdict, current: RunData, baseline: RunData | None,
     for name in current.order:  # report mode (no baseline) or benchmarks with only targets
         if name not in seen:
             seen.add(name)
-            status = "skipped" if name in current.skipped else "unjudged"
-            row = VerdictRow(name, "real_time", status, current=current.center(name, "real_time"),
-                             n_current=len(current.values(name, "real_time")),
-                             note=current.skipped.get(name, ""))
-            rows.append(_table_row(name, row, targets_by_bench.get(name, []), current, instr_rows.get(name)))
+            shown = status.SKIPPED if name in current.skipped else status.UNJUDGED
+            unjudged = VerdictRow(name, "real_time", shown, current=current.center(name, "real_time"),
+                                  n_current=len(current.values(name, "real_time")),
+                                  note=current.skipped.get(name, ""))
+            rows.append(_table_row(name, unjudged, targets_by_bench.get(name, []), current, instr_rows.get(name)))
     for i, row in enumerate(rows):
         row["order"] = i  # ties in status keep the run's order
     rows.sort(key=lambda d: (d["rank"], d["order"]))
@@ -381,7 +385,7 @@ def _instruction_view(instr: InstructionVerdict, table: list[dict[str, Any]]) ->
 def environment(run: RunData, baseline: RunData | None) -> list[tuple[str, str]]:
     c = run.ctx
     env = [
-        ("Commit", f"{c('statestore_git_commit') or '?'}" + (" (dirty)" if c("statestore_git_dirty") == "true" else "")),
+        ("Commit", (c("statestore_git_commit") or "?") + (" (dirty)" if c("statestore_git_dirty") == "true" else "")),
         ("Branch", c("statestore_git_branch") or "?"),
         ("Profile", run.profile or "?"),
         ("Machine", run.machine or "?"),
@@ -402,74 +406,110 @@ def environment(run: RunData, baseline: RunData | None) -> list[tuple[str, str]]
     return env
 
 
-def html_report(verdict: Verdict | None, current: RunData, baseline: RunData | None, targets: Targets,
-                trend_frame: pd.DataFrame | None = None, *, title: str = "perf gate report",
-                instructions: InstructionVerdict | None = None, profile: dict | None = None) -> str:
-    """Renders report.html. `verdict` None: report mode (results shown, not judged).
-    `instructions`: an instruction-count verdict, shown as the instr/op column and one line."""
+@dataclass
+class ReportInputs:
+    """What report.html shows besides the verdict: the run, what it is compared with,
+    the history's trend points, and the optional instruction verdict and profile."""
+
+    current: RunData
+    baseline: RunData | None = None
+    targets: Targets = field(default_factory=lambda: EMPTY_TARGETS)
+    trend_frame: pd.DataFrame | None = None
+    instructions: InstructionVerdict | None = None
+    profile: dict[str, Any] | None = None
+
+
+def html_report(verdict: Verdict | None, inputs: ReportInputs, *, title: str = "perf gate report") -> str:
+    """Renders report.html. `verdict` None: report mode (results shown, not judged)."""
     judged = verdict is not None
     if verdict is None:
-        verdict = Verdict("report", [], [], [], False, current.profile)
-    table = _table_rows(verdict, current, baseline, instructions)
-    chart_names = relevant_benchmarks(verdict, current, CHART_LIMIT)
-    status_of = {r["benchmark"]: r["status"] for r in table}
-    targets_by_bench = {}
+        verdict = Verdict("report", [], [], [], False, inputs.current.profile)
+    table = _table_rows(verdict, inputs.current, inputs.baseline, inputs.instructions)
+    chart_names = relevant_benchmarks(verdict, inputs.current, CHART_LIMIT)
+    limits: dict[str, float] = {}
     for t in verdict.targets:
         if t.metric in ("median", "mean"):
-            targets_by_bench.setdefault(t.benchmark, t.limit)
-    strips = [charts.strip_chart(name, baseline.values(name, "real_time") if baseline is not None else [],
-                                 current.values(name, "real_time"), targets_by_bench.get(name),
-                                 status=status_of.get(name, ""))
-              for name in chart_names]
-    trend_names = chart_names[:TREND_LIMIT]
-    trend_charts = []
-    if trend_frame is not None and not trend_frame.empty:
-        for name, grp in trend_frame.groupby("benchmark", sort=False):
-            if name not in trend_names:
-                continue
-            base_median = baseline.center(name, "real_time") if baseline is not None and baseline.has(name) else None
-            trend_charts.append(charts.trend_chart(name, grp.tail(TREND_POINTS), base_median,
-                                                   targets_by_bench.get(name), current.machine))
-        trend_charts.sort(key=lambda c: trend_names.index(c["name"]))
-    targeted = {t.benchmark for t in verdict.targets}
-    priority = {r["benchmark"] for r in table if r["status"] not in ("unchanged", "unjudged")} | targeted
-    counts = verdict.counts()
-    statuses = sorted({r["status"] for r in table}, key=status_rank)
+            limits.setdefault(t.benchmark, t.limit)
+    strips = _strip_charts(inputs, chart_names, {r["benchmark"]: r["status"] for r in table}, limits)
+    priority = ({r["benchmark"] for r in table if r["status"] not in ("unchanged", "unjudged")}
+                | {t.benchmark for t in verdict.targets})
     context = {
         "title": title,
+        **_banner(verdict, judged, inputs),
+        **_table_view(verdict, table),
+        "strips": [c for c in strips if c["name"] in priority],
+        "strips_more": [c for c in strips if c["name"] not in priority],
+        "charts_omitted": max(0, len([r for r in table if r["status"] not in ("skipped", "missing")]) - len(strips)),
+        "trends": _trend_charts(inputs, chart_names[:TREND_LIMIT], limits),
+        "trend_runs": (0 if inputs.trend_frame is None or inputs.trend_frame.empty
+                       else int(inputs.trend_frame["run_id"].nunique())),
+        "peers": peer_rows(inputs.targets, inputs.current),
+        "instructions": None if inputs.instructions is None else _instruction_view(inputs.instructions, table),
+        "profile": profile_view.view(inputs.profile),
+        "environment": environment(inputs.current, inputs.baseline),
+        "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "css": (TEMPLATES / "report.css").read_text(encoding="utf-8"),
+        "js": (TEMPLATES / "report.js").read_text(encoding="utf-8"),
+    }
+    return _env().get_template("report.html.j2").render(**context)
+
+
+def _banner(verdict: Verdict, judged: bool, inputs: ReportInputs) -> dict[str, Any]:
+    """The verdict banner and the rule line under it."""
+    headline = verdict.headline() if judged else "report only: results not judged"
+    compared = "the baseline" if inputs.baseline is not None else "no baseline"
+    return {
         "judged": judged,
         "failed": verdict.failed if judged else False,
-        "headline": verdict.headline() if judged else "report only: results not judged",
-        "banner_text": (verdict.headline().split(": ", 1)[-1] if judged
-                        else f"{len(current.order)} benchmarks shown against "
-                             f"{'the baseline' if baseline is not None else 'no baseline'}; not judged"),
-        "banner_word": verdict.headline().split(": ", 1)[0] if judged else "REPORT",
+        "headline": headline,
+        "banner_text": (headline.split(": ", 1)[-1] if judged
+                        else f"{len(inputs.current.order)} benchmarks shown against {compared}; not judged"),
+        "banner_word": headline.split(": ", 1)[0] if judged else "REPORT",
         "warnings": verdict.warnings,
         "cross_machine": verdict.cross_machine,
         "mode": verdict.mode,
         "threshold": threshold_text(verdict),
         "significance_rule": significance_rule(verdict),
         "alpha": f"{verdict.alpha:g}",
+    }
+
+
+def _table_view(verdict: Verdict, table: list[dict[str, Any]]) -> dict[str, Any]:
+    """The results table, its status filters and the target table."""
+    counts = verdict.counts()
+    statuses = sorted({r["status"] for r in table}, key=status_rank)
+    return {
         "counts": [(s, counts.get(s, 0)) for s in statuses if counts.get(s)],
         "statuses": statuses,
         "table": table,
-        "strips": [c for c in strips if c["name"] in priority],
-        "strips_more": [c for c in strips if c["name"] not in priority],
-        "hidden_statuses": (["unchanged"] if len(table) > HIDE_UNCHANGED_ABOVE
-                            and any(r["status"] != "unchanged" for r in table) else []),
-        "charts_omitted": max(0, len([r for r in table if r["status"] not in ("skipped", "missing")]) - len(strips)),
-        "trends": trend_charts,
-        "trend_runs": 0 if trend_frame is None or trend_frame.empty else int(trend_frame["run_id"].nunique()),
+        "hidden_statuses": ([status.UNCHANGED] if len(table) > HIDE_UNCHANGED_ABOVE
+                            and any(r["status"] != status.UNCHANGED for r in table) else []),
         "targets": [{"benchmark": t.benchmark, "metric": t.metric, "limit": _limit_text(t),
                      "value": fmt_value(t.value, t.metric), "status": t.status, "source": t.source,
                      "note": t.note, "fails": t.fails}
                     for t in sorted(verdict.targets, key=lambda t: status_rank(t.status))],
-        "peers": peer_rows(targets, current),
-        "instructions": None if instructions is None else _instruction_view(instructions, table),
-        "profile": profile_view.view(profile),
-        "environment": environment(current, baseline),
-        "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "css": (TEMPLATES / "report.css").read_text(encoding="utf-8"),
-        "js": (TEMPLATES / "report.js").read_text(encoding="utf-8"),
     }
-    return _env().get_template("report.html.j2").render(**context)
+
+
+def _strip_charts(inputs: ReportInputs, names: list[str], status_of: dict[str, str],
+                  limits: dict[str, float]) -> list[dict[str, Any]]:
+    base = inputs.baseline
+    return [charts.strip_chart(name, base.values(name, "real_time") if base is not None else [],
+                               inputs.current.values(name, "real_time"), limits.get(name),
+                               status=status_of.get(name, ""))
+            for name in names]
+
+
+def _trend_charts(inputs: ReportInputs, names: list[str], limits: dict[str, float]) -> list[dict[str, Any]]:
+    frame, base = inputs.trend_frame, inputs.baseline
+    if frame is None or frame.empty:
+        return []
+    out = []
+    for name, grp in frame.groupby("benchmark", sort=False):
+        if name not in names:
+            continue
+        base_median = base.center(name, "real_time") if base is not None and base.has(name) else None
+        out.append(charts.trend_chart(name, grp.tail(TREND_POINTS), base_median, limits.get(name),
+                                      inputs.current.machine))
+    position = {name: i for i, name in enumerate(names)}
+    return sorted(out, key=lambda c: position[c["name"]])

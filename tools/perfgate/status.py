@@ -51,5 +51,5 @@ def is_suspect(status: str, delta_pct: float | None, threshold: float | None) ->
     regressed, or noise/unchanged but slower by more than SUSPECT_FRACTION of the threshold."""
     if status == REGRESSED:
         return True
-    return (status in (NOISE, UNCHANGED) and delta_pct is not None and bool(threshold)
+    return (status in (NOISE, UNCHANGED) and delta_pct is not None and threshold is not None and threshold > 0
             and delta_pct > 100 * SUSPECT_FRACTION * threshold)

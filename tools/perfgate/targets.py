@@ -181,13 +181,14 @@ def _target(raw: Any, where: str, known_profiles: tuple[str, ...]) -> Target:
         raise PerfGateError(f"{where} has unknown unit {unit!r} for metric {metric} (known: ns, us, ms, s)")
     if kind == "count" and (not isinstance(unit, str) or unit not in COUNT_UNITS):
         raise PerfGateError(f"{where} has unknown unit {unit!r} for metric {metric} (known: allocs)")
-    limit = raw.get("limit")
-    if not _is_number(limit) or limit < 0:
-        raise PerfGateError(f"{where} has a bad limit {limit!r} (a number >= 0)")
+    limit = fileio.as_number(raw.get("limit"))
+    if limit is None or not math.isfinite(limit) or limit < 0:
+        raise PerfGateError(f"{where} has a bad limit {raw.get('limit')!r} (a number >= 0)")
     source = raw.get("source", "")
     if not isinstance(source, str):
         raise PerfGateError(f"{where}: source must be a string, not {_toml_type(source)}")
-    limit_value = float(limit) * TIME_UNITS_NS[unit] if kind == "time" else float(limit)
+    assert isinstance(unit, str)  # checked above for either kind
+    limit_value = limit * TIME_UNITS_NS[unit] if kind == "time" else limit
     return Target(bench, metric, limit_value, unit, _profiles(raw.get("profiles"), where, known_profiles), source)
 
 

@@ -21,7 +21,7 @@ import pytest
 from conftest import (FIXTURE_TARGETS, INSTRUCTION_VERDICT, REAL_RESULTS, TOOLS, call_main, load_doc, with_context,
                       with_samples, write)
 from perfgate import analyse, history, load
-from perfgate.decide import Settings, decide
+from perfgate.decide import decide
 from perfgate.errors import PerfGateError
 
 GET = "state_get_inmemory/1000"

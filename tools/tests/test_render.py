@@ -65,13 +65,13 @@ def test_annotations_warn_for_unenforced_regressions_and_error_for_breaches():
     doc = {"rows": [{"benchmark": "a", "metric": "real_time", "status": "regressed", "fails": False, "delta_pct": 12.0, "p_value": 0.01}],
            "targets": [{"benchmark": "b", "metric": "allocs", "status": "breach", "fails": True, "value": 1,
                         "limit": 0, "source": "get() allocations = 0"}]}
-    assert render.annotations(doc) == [
+    assert render.workflow_commands(doc) == [
         "::warning title=perf regressed%3A a::a regressed +12.0%25 (p=0.010)",
         "::error title=perf target breach%3A b::b allocs 1 exceeds the F-PERF-001 limit 0 (get() allocations = 0)",
     ]
     doc = {"rows": [], "targets": [{"benchmark": "c", "metric": "median", "status": "breach", "fails": True,
                                     "value": 554.81, "limit": 300.0, "source": "put() < 300ns"}]}
-    assert render.annotations(doc) == [
+    assert render.workflow_commands(doc) == [
         "::error title=perf target breach%3A c::c median 555 ns exceeds the F-PERF-001 limit 300 ns (put() < 300ns)",
     ]
 
@@ -102,7 +102,7 @@ def test_a_flagged_instruction_row_without_a_wall_time_row_is_named_in_the_repor
     instr = load.load_instruction_verdict(instruction_verdict(tmp_path, doc))
     cur = load.load_results(REAL_RESULTS)
     v = decide(load.load_baseline(REAL_RESULTS), cur, load.load_targets(FIXTURE_TARGETS), Settings())
-    html = render.html_report(v, cur, None, load.load_targets(FIXTURE_TARGETS), instructions=instr)
+    html = render.html_report(v, render.ReportInputs(cur, None, load.load_targets(FIXTURE_TARGETS), instructions=instr))
     line = html.split('id="instructions">', 1)[1].split("</div>", 1)[0]
     assert line.startswith("Instruction counts (callgrind, 2% threshold): FAIL: 1 regression "
                            "(state_get_mmap/1000 [instructions_per_op] +10.0%)")
@@ -120,5 +120,5 @@ def test_the_report_states_the_rule_each_kind_of_verdict_was_judged_by(tmp_path,
     assert "Mann-Whitney U test p < alpha" in render.significance_rule(baseline_mode)
     assert "sign test on the per-round ratios" in render.significance_rule(ab_mode)
     assert render.threshold_text(baseline_mode) == "threshold 10%"
-    html = render.html_report(baseline_mode, run, run, load.EMPTY_TARGETS, None)
+    html = render.html_report(baseline_mode, render.ReportInputs(run, run, load.EMPTY_TARGETS))
     assert "Mann-Whitney U test p &lt; alpha" in html and "threshold threshold" not in html
