@@ -33,7 +33,7 @@ STATE_INSTR := $(RELEASE_DIR)/benches/state_instr
 RESULTS := $(REPORT_DIR)/results-$(PROFILE).json
 BASELINE := baselines/$(PROFILE).json
 
-.PHONY: all setup setup-test build build-asan build-slowdown build-profile test test-cpp test-python lint-workflow \
+.PHONY: all setup setup-test build build-asan build-slowdown build-profile test test-cpp test-python lint lint-workflow \
         bench perf-gate perf-baseline report perf-gate-selftest perf-trends clean
 
 all: build
@@ -74,7 +74,7 @@ build-asan: $(ASAN_DIR)/CMakeCache.txt
 	@cmake --build $(ASAN_DIR) -j$(JOBS) >/dev/null
 
 test: setup-test
-	@$(MAKE) --no-print-directory test-cpp test-python lint-workflow
+	@$(MAKE) --no-print-directory lint test-cpp test-python lint-workflow
 	@echo "== make test: all suites passed"
 
 test-cpp: build build-asan
@@ -88,6 +88,12 @@ test-python: build build-slowdown
 	@echo "== pytest"
 	@STATE_BENCH=$(abspath $(STATE_BENCH)) STATE_INSTR=$(abspath $(STATE_INSTR)) \
 	  STATE_BENCH_SLOW=$(abspath $(SLOW_DIR)/benches/state_bench) PYTHONPATH=tools $(PYTHON) -m pytest -q -p no:cacheprovider tools/tests
+
+# flake8 (settings in .flake8) and mypy (pyproject.toml) over tools/.
+lint: setup-test
+	@echo "== lint tools/ (flake8, mypy)"
+	@$(PYTHON) -m flake8 tools
+	@MYPYPATH=tools $(PYTHON) -m mypy --no-error-summary
 
 lint-workflow:
 	@echo "== lint .github/workflows"
