@@ -1,4 +1,4 @@
-// Hash flooding: 100,000 keys crafted to collide must cost both backends
+// Hash flooding: 100,000 keys (20,000 under ASan) crafted to collide must cost both backends
 // about what 100,000 random keys cost (core/doc/key_hash.md).
 //
 // Crafted classes (each checked to be a real collision class of the function
@@ -40,7 +40,13 @@
 namespace statestore {
 namespace {
 
+// 100,000 keys as the issue asks; 20,000 under ASan/UBSan, where the same
+// suite took about 165 s instead of 9 (the probe-shape check holds at any size).
+#if defined(__SANITIZE_ADDRESS__)
+constexpr std::size_t kKeys = 20'000;
+#else
 constexpr std::size_t kKeys = 100'000;
+#endif
 
 void PutWord(std::string& key, std::size_t at, std::uint64_t word) { std::memcpy(key.data() + at, &word, 8); }
 std::uint64_t Word(const unsigned char* p) {
