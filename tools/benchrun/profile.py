@@ -82,19 +82,26 @@ class Config:
 
 
 def flagged(verdict: dict[str, Any], filter_regex: str | None = None) -> list[tuple[str, str]]:
-    """(benchmark, status) worth a profile, largest change first: every row judged
-    regressed (wall time or instructions), and every benchmark matching `filter_regex`."""
+    """(benchmark, status) worth a profile, most evident first: every row judged regressed
+    (wall time or instructions) and every benchmark matching `filter_regex`; those asked
+    for by the filter, then those regressed in more rows (wall time and instructions), then
+    the largest wall-time change."""
     pattern = re.compile(filter_regex) if filter_regex else None
-    picked: dict[str, tuple[float, str]] = {}
+    picked: dict[str, dict[str, Any]] = {}
     for row in verdict.get("rows", []):
         name, status = row.get("benchmark"), row.get("status")
         if not isinstance(name, str):
             continue
-        if status == "regressed" or (pattern is not None and pattern.search(name)):
-            delta = row.get("delta_pct") or 0.0
-            if name not in picked or delta > picked[name][0]:
-                picked[name] = (delta, str(status))
-    return [(n, s) for n, (_d, s) in sorted(picked.items(), key=lambda kv: (-kv[1][0], kv[0]))]
+        asked = pattern is not None and bool(pattern.search(name))
+        if status == "regressed" or asked:
+            p = picked.setdefault(name, {"asked": asked, "regressed": 0, "delta": 0.0, "status": str(status)})
+            p["regressed"] += status == "regressed"
+            if status == "regressed":
+                p["status"] = "regressed"
+            if row.get("metric", "real_time") == "real_time":
+                p["delta"] = max(p["delta"], row.get("delta_pct") or 0.0)
+    order = sorted(picked.items(), key=lambda kv: (not kv[1]["asked"], -kv[1]["regressed"], -kv[1]["delta"], kv[0]))
+    return [(name, p["status"]) for name, p in order]
 
 
 def profile_build(src: Path, out: Path) -> Path:

@@ -33,8 +33,11 @@ def test_only_regressed_rows_are_picked_largest_first_and_a_filter_adds_any():
         {"benchmark": "e", "metric": "real_time", "status": "unchanged", "delta_pct": 0.1},
     ])
     assert profile.flagged(doc) == [("b", "regressed"), ("a", "regressed"), ("d", "regressed")]
-    assert profile.flagged(doc, "^e$") == [("b", "regressed"), ("a", "regressed"), ("d", "regressed"),
-                                          ("e", "unchanged")]
+    # asked for by name first; then regressed in both wall time and instructions
+    assert profile.flagged(doc, "^e$") == [("e", "unchanged"), ("b", "regressed"), ("a", "regressed"),
+                                          ("d", "regressed")]
+    both = doc["rows"] + [{"benchmark": "a", "metric": "instructions_per_op", "status": "regressed", "delta_pct": 2.5}]
+    assert profile.flagged({"rows": both})[0] == ("a", "regressed")
 
 
 @pytest.fixture()
