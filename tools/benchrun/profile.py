@@ -94,14 +94,17 @@ def flagged(verdict: dict[str, Any], filter_regex: str | None = None) -> list[tu
             continue
         asked = pattern is not None and bool(pattern.search(name))
         if status == "regressed" or asked:
-            p = picked.setdefault(name, {"asked": asked, "regressed": 0, "delta": 0.0, "status": str(status)})
+            p = picked.setdefault(name, {"asked": asked, "regressed": 0, "delta": 0.0, "status": str(status), "by": []})
             p["regressed"] += status == "regressed"
             if status == "regressed":
                 p["status"] = "regressed"
+                what = "instructions" if row.get("metric") == "instructions_per_op" else "wall time"
+                delta = row.get("delta_pct")
+                p["by"].append(what + (f" {delta:+.1f}%" if isinstance(delta, (int, float)) else ""))
             if row.get("metric", "real_time") == "real_time":
                 p["delta"] = max(p["delta"], row.get("delta_pct") or 0.0)
     order = sorted(picked.items(), key=lambda kv: (not kv[1]["asked"], -kv[1]["regressed"], -kv[1]["delta"], kv[0]))
-    return [(name, p["status"]) for name, p in order]
+    return [(name, f"{p['status']} ({', '.join(p['by'])})" if p["by"] else p["status"]) for name, p in order]
 
 
 def profile_build(src: Path, out: Path) -> Path:
@@ -215,14 +218,18 @@ def run(cfg: Config) -> dict[str, Any]:
     except BenchRunError as exc:
         return _skip(manifest, f"profiling build failed: {exc}", work, started, picked)
     jobs: list[tuple[dict[str, Any], str]] = []
-    for index, (name, status) in enumerate(picked):
+    profiled = 0
+    for name, status in picked:
         entry: dict[str, Any] = {"benchmark": name, "workload": name, "verdict_status": status}
-        if index >= cfg.max_benchmarks:
-            entry.update(status="skipped", reason=f"only the {cfg.max_benchmarks} largest changes are profiled")
-        elif name not in names["head"] or name not in names["base"]:
-            entry.update(status="skipped", reason="state_instr has no workload of this name (10M keys and "
-                                                  "100MB states are bound by memory, not instructions)")
+        if name not in names["head"] or name not in names["base"]:
+            entry.update(status="skipped", reason="state_instr has no workload of this name (it runs the "
+                                                  "small-working-set operations; 10M keys, 100MB states, key-size "
+                                                  "and Zipf variants are wall-time only)")
+        elif profiled >= cfg.max_benchmarks:
+            entry.update(status="skipped", reason=f"the budget is {cfg.max_benchmarks} profiles per run "
+                                                  "(--max-benchmarks); these were flagged more weakly")
         else:
+            profiled += 1
             entry["status"] = "profiled"
             jobs.extend((entry, side) for side in ("base", "head"))
         manifest["benchmarks"].append(entry)

@@ -421,7 +421,7 @@ def profile_benchmark(entry: dict[str, Any]) -> dict[str, Any]:
     out = {k: entry[k] for k in ("benchmark", "workload", "status", "reason", "ops", "verdict_status") if k in entry}
     if entry.get("status") != "profiled":
         return out
-    direction = -1 if entry.get("verdict_status") == "improved" else 1
+    direction = -1 if str(entry.get("verdict_status", "")).startswith("improved") else 1
     sides = {}
     for side in ("base", "head"):
         spec = entry[side]

@@ -32,12 +32,13 @@ def test_only_regressed_rows_are_picked_largest_first_and_a_filter_adds_any():
         {"benchmark": "d", "metric": "instructions_per_op", "status": "regressed", "delta_pct": 3.0},
         {"benchmark": "e", "metric": "real_time", "status": "unchanged", "delta_pct": 0.1},
     ])
-    assert profile.flagged(doc) == [("b", "regressed"), ("a", "regressed"), ("d", "regressed")]
+    assert profile.flagged(doc) == [("b", "regressed (wall time +30.0%)"), ("a", "regressed (wall time +12.0%)"),
+                                    ("d", "regressed (instructions +3.0%)")]
     # asked for by name first; then regressed in both wall time and instructions
-    assert profile.flagged(doc, "^e$") == [("e", "unchanged"), ("b", "regressed"), ("a", "regressed"),
-                                          ("d", "regressed")]
+    assert [n for n, _s in profile.flagged(doc, "^e$")] == ["e", "b", "a", "d"]
+    assert profile.flagged(doc, "^e$")[0] == ("e", "unchanged")
     both = doc["rows"] + [{"benchmark": "a", "metric": "instructions_per_op", "status": "regressed", "delta_pct": 2.5}]
-    assert profile.flagged({"rows": both})[0] == ("a", "regressed")
+    assert profile.flagged({"rows": both})[0] == ("a", "regressed (wall time +12.0%, instructions +2.5%)")
 
 
 @pytest.fixture()
@@ -63,6 +64,7 @@ def test_without_valgrind_the_report_says_the_profile_was_skipped_and_why(judged
     path = profile.after_verdict(_config(tmp_path, out, args))
     doc = json.loads(path.read_text())
     assert doc["status"] == "skipped" and doc["reason"].startswith("valgrind is not installed")
+    assert doc["benchmarks"][0]["verdict_status"] == "regressed (wall time +50.0%)"
     assert [e["benchmark"] for e in doc["benchmarks"]] == [SLOW]
     html = (out / "report.html").read_text()
     assert "Why: differential profiles" in html
