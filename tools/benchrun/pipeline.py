@@ -334,6 +334,15 @@ def execute(opts: Options) -> Outcome:
     return _finish(opts, outcome, started)
 
 
+def _instruction_check_args(opts: Options) -> list[str]:
+    """The arguments of check_instructions' `perfgate check` (to re-render its report)."""
+    out_dir = opts.report_dir / "instructions"
+    trimmed = out_dir / "baseline.json"
+    baseline = trimmed if opts.instr_filter != "." and trimmed.exists() else opts.repo / INSTRUCTIONS_BASELINE
+    return ["--baseline", str(baseline), "--results", str(out_dir / "results-instructions.json"),
+            "--report-dir", str(out_dir), *_targets(opts)]
+
+
 def explain(opts: Options, outcome: Outcome, base: str | None, report_dir: Path, check_args: list[str],
             timing_flagged: bool) -> None:
     """After the verdict, never changing it: a differential profile of what was flagged
@@ -346,14 +355,17 @@ def explain(opts: Options, outcome: Outcome, base: str | None, report_dir: Path,
     if opts.head_bench is not None or opts.head_instr is not None:
         return
     verdicts = [opts.report_dir / "instructions" / "verdict.json"]
+    also: list[list[str]] = []
     if timing_flagged:
         verdicts.insert(0, opts.report_dir / "verdict.json")
+        if verdicts[1].is_file():  # its ::error lines carry the contributors too
+            also.append(_instruction_check_args(opts))
     base_src = opts.build_dir / "base-src" if base is not None and opts.base_bench is None else None
     if base is None:
         base = diff_profile.baseline_commit(opts.repo / INSTRUCTIONS_BASELINE)
     cfg = diff_profile.Config(opts.repo, opts.build_dir, report_dir, verdicts[0], base, base_src=base_src,
                               filter_regex=opts.diff_profile_filter, check_args=check_args,
-                              extra_verdicts=verdicts[1:])
+                              extra_verdicts=verdicts[1:], extra_checks=also)
     line = diff_profile.explain(cfg)
     if line:
         outcome.notes.append(line)
@@ -364,12 +376,8 @@ def _only_instructions(opts: Options, outcome: Outcome) -> None:
     instructions = check_instructions(opts, instr_path, outcome)
     if instructions is None and "instructions" not in outcome.checks:
         raise BenchRunError(outcome.notes[-1] if outcome.notes else "instruction counts could not be checked")
-    out_dir = opts.report_dir / "instructions"
-    trimmed = out_dir / "baseline.json"
-    baseline = trimmed if opts.instr_filter != "." and trimmed.exists() else opts.repo / INSTRUCTIONS_BASELINE
-    explain(opts, outcome, None, out_dir, ["--baseline", str(baseline), "--results",
-                                           str(out_dir / "results-instructions.json"), "--report-dir", str(out_dir),
-                                           *_targets(opts)], timing_flagged=False)
+    explain(opts, outcome, None, opts.report_dir / "instructions", _instruction_check_args(opts),
+            timing_flagged=False)
     # The instruction verdict is the report of this profile.
     for name in ("verdict.json", "summary.md", "report.html"):
         src = opts.report_dir / "instructions" / name

@@ -79,6 +79,8 @@ class Config:
     check_args: list[str] = field(default_factory=list)
     # More verdicts whose regressions to explain too (the instruction check's); absent files are skipped.
     extra_verdicts: list[Path] = field(default_factory=list)
+    # The arguments of more checks to re-render with the profile (their verdict.json then names the contributors).
+    extra_checks: list[list[str]] = field(default_factory=list)
 
 
 def flagged(verdict: dict[str, Any], filter_regex: str | None = None) -> list[tuple[str, str]]:
@@ -306,11 +308,12 @@ def after_verdict(cfg: Config) -> Path | None:
                 "--out", str(profile_json)]) != 0:
         log("the differential profile could not be computed (see the error above)")
         return None
-    if cfg.check_args and manifest["status"] != "none":
-        code = _python(["-m", "perfgate", "check", *cfg.check_args, "--diff-profile", str(profile_json),
-                        "--no-history"], quiet=True)
-        if code == 2:
-            log("re-rendering the report with the profile failed (bad input); the verdict stands")
+    if manifest["status"] != "none":
+        for args in ([cfg.check_args] if cfg.check_args else []) + cfg.extra_checks:
+            code = _python(["-m", "perfgate", "check", *args, "--diff-profile", str(profile_json),
+                            "--no-history"], quiet=True)
+            if code == 2:
+                log("re-rendering a report with the profile failed (bad input); the verdict stands")
     return profile_json
 
 

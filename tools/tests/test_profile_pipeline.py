@@ -109,6 +109,16 @@ def test_the_gate_explains_ab_and_instruction_regressions_against_the_ab_base(tm
     assert (cfg.base_ref, cfg.base_src, cfg.check_args) == ("abc123", tmp_path / "b" / "base-src", ["--x"])
     assert cfg.verdict == tmp_path / "r" / "verdict.json"
     assert cfg.extra_verdicts == [tmp_path / "r" / "instructions" / "verdict.json"]
+    assert cfg.extra_checks == []  # no instruction verdict in this directory: nothing more to re-render
+    (tmp_path / "r" / "instructions").mkdir(parents=True)
+    (tmp_path / "r" / "instructions" / "verdict.json").write_text("{}")
+    seen.clear()
+    pipeline.explain(opts, pipeline.Outcome("line", "ab", checks={"ab": 1}), "abc123", opts.report_dir, ["--x"], True)
+    # the instruction check's report is re-rendered too, so its ::error lines name the contributors
+    assert seen[0].extra_checks == [["--baseline", str(REPO / "baselines" / "instructions.json"), "--results",
+                                     str(tmp_path / "r" / "instructions" / "results-instructions.json"),
+                                     "--report-dir", str(tmp_path / "r" / "instructions"),
+                                     "--targets", str(REPO / "baselines" / "targets.toml")]]
     assert outcome.notes == ["differential profile: x"]
     # without a base: instruction regressions against the commit of baselines/instructions.json
     seen.clear()
