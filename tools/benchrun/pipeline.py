@@ -354,12 +354,11 @@ def explain(opts: Options, outcome: Outcome, base: str | None, report_dir: Path,
         return
     if opts.head_bench is not None or opts.head_instr is not None:
         return
-    verdicts = [opts.report_dir / "instructions" / "verdict.json"]
-    also: list[list[str]] = []
-    if timing_flagged:
-        verdicts.insert(0, opts.report_dir / "verdict.json")
-        if verdicts[1].is_file():  # its ::error lines carry the contributors too
-            also.append(_instruction_check_args(opts))
+    instr_verdict = opts.report_dir / "instructions" / "verdict.json"
+    verdicts = ([opts.report_dir / "verdict.json"] if timing_flagged else []) + [instr_verdict]
+    # The instruction check's report too, so that its ::error lines carry the contributors.
+    also = ([_instruction_check_args(opts)] if report_dir != instr_verdict.parent and instr_verdict.is_file()
+            else [])
     base_src = opts.build_dir / "base-src" if base is not None and opts.base_bench is None else None
     if base is None:
         base = diff_profile.baseline_commit(opts.repo / INSTRUCTIONS_BASELINE)
