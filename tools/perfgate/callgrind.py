@@ -71,6 +71,7 @@ class Profile:
 
     fn_self:    function -> self cost (cost lines, not calls)
     fn_file:    function -> the file callgrind names as its own
+    fn_obj:     function -> the object (executable or shared library) it is in
     line_self:  (file, line) -> self cost, inlined code at its own file and line
     instr_self: (function, address) -> (file, line, self cost); with --dump-instr=yes only
     calls:      the call arcs
@@ -83,6 +84,7 @@ class Profile:
     cmd: str = ""
     fn_self: dict[str, tuple[int, ...]] = field(default_factory=dict)
     fn_file: dict[str, str] = field(default_factory=dict)
+    fn_obj: dict[str, str] = field(default_factory=dict)
     line_self: dict[tuple[str, int], tuple[int, ...]] = field(default_factory=dict)
     instr_self: dict[tuple[str, int], tuple[str, int, tuple[int, ...]]] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
@@ -250,6 +252,7 @@ def _spec_line(r: _Reader, prof: Profile, key: str, value: str) -> None:
     elif key == "fn":
         r.fn = r.name(key, value)
         prof.fn_file.setdefault(r.fn, r.file)
+        prof.fn_obj.setdefault(r.fn, r.obj)
     elif key == "cob":
         r.call_obj = r.name(key, value)
     elif key in ("cfi", "cfl"):

@@ -200,20 +200,57 @@ class Side:
     flame: FlameNode
 
 
-def side_view(prof: Profile, chains: dict[int, list[Frame]], root: Path | None, ops: int) -> Side:
-    """Per-operation view of one dump. `chains`: address -> inline chain (may be empty:
-    then the tree has callgrind's functions only)."""
+def side_view(prof: Profile, chains: dict[int, list[Frame]], root: Path | None, ops: int,
+              binary: str | None = None) -> Side:
+    """Per-operation view of one dump. `chains`: address -> inline chain of `binary`'s own
+    functions (may be empty: then the tree has callgrind's functions only)."""
+    if binary is not None:  # a shared library's addresses are offsets into it: no chain from this binary
+        real = os.path.realpath(binary)
+        chains = _ObjectChains(chains, {fn for fn, obj in prof.fn_obj.items()
+                                        if obj and os.path.realpath(obj) != real})
     if ops <= 0:
         raise PerfGateError(f"{prof.path}: operation count must be positive, not {ops}")
     lines: dict[tuple[str, int], Cost] = {}
-    for (file, line), cost in prof.line_self.items():
-        key = (repo_path(file, root), line)
-        lines[key] = _plus(lines.get(key, ZERO), _metrics(prof, cost, ops))
     line_function: dict[tuple[str, int], str] = {}
-    for (fn, addr), (file, line, _cost) in prof.instr_self.items():
-        chain = chains.get(addr)
-        line_function.setdefault((repo_path(file, root), line), chain[-1].function if chain else fn)
+    if not prof.instr_self:  # no --dump-instr: callgrind's own per-line costs
+        for (file, line), cost in prof.line_self.items():
+            key = (repo_path(file, root), line)
+            lines[key] = _plus(lines.get(key, ZERO), _metrics(prof, cost, ops))
+    for (fn, addr), (file, line, cost) in prof.instr_self.items():
+        key, function = _own_line(repo_path(file, root), line, _chain(chains, fn, addr), root, fn)
+        lines[key] = _plus(lines.get(key, ZERO), _metrics(prof, cost, ops))
+        line_function.setdefault(key, function)
     return Side(_metrics(prof, prof.totals, ops), lines, line_function, _flame(prof, chains, ops))
+
+
+class _ObjectChains(dict):
+    """Inline chains that know which functions (other objects') they do not cover."""
+
+    def __init__(self, chains: dict[int, list[Frame]], foreign: set[str]) -> None:
+        super().__init__(chains)
+        self.foreign = foreign
+
+
+def _chain(chains: dict[int, list[Frame]], fn: str, addr: int | None) -> list[Frame]:
+    if addr is None or fn in getattr(chains, "foreign", ()):
+        return []
+    return chains.get(addr, [])
+
+
+def _own_line(file: str, line: int, chain: list[Frame], root: Path | None,
+              fn: str) -> tuple[tuple[str, int], str]:
+    """Where an instruction's cost is charged: at its own file:line when that is the
+    repository's code (a header inlined into get() included); library code inlined from
+    outside it (std::string_view::compare, absl's btree, XXH3) at the line of ours whose
+    call it was inlined for, found through the inline chain; else where it is."""
+    if not file.startswith("/") or not chain:
+        return (file, line), (chain[-1].function if chain else fn)
+    for depth in range(len(chain) - 1, -1, -1):
+        # frame `depth` runs at chain[depth].file:line (its own code, or the call to depth + 1)
+        here = repo_path(chain[depth].file, root)
+        if not here.startswith("/") and chain[depth].line:
+            return (here, chain[depth].line), chain[depth].function
+    return (file, line), chain[-1].function
 
 
 def _flame(prof: Profile, chains: dict[int, list[Frame]], ops: int) -> FlameNode:
@@ -238,18 +275,18 @@ def _flame(prof: Profile, chains: dict[int, list[Frame]], ops: int) -> FlameNode
     callees = {c.callee for c in prof.calls}
     roots = [fn for fn in list(by_fn) + list(calls_from) if fn not in callees]
 
-    def inlined(node: FlameNode, addr: int | None) -> FlameNode:
-        for frame in (chains.get(addr, []) if addr is not None else [])[1:]:
+    def inlined(node: FlameNode, fn: str, addr: int | None) -> FlameNode:
+        for frame in _chain(chains, fn, addr)[1:]:
             node = node.child(frame.function)
         return node
 
     def expand(fn: str, node: FlameNode, scale: float, stack: tuple[str, ...]) -> None:
         here = node.child(fn)
         for addr, cost in by_fn.get(fn, []):
-            target = inlined(here, addr)
+            target = inlined(here, fn, addr)
             target.self_cost = _plus(target.self_cost, _metrics(prof, cost, ops), scale)
         for c in calls_from.get(fn, []):
-            site = inlined(here, c.site_addr)
+            site = inlined(here, fn, c.site_addr)
             if c.callee == fn or c.callee in stack:
                 continue  # recursion: its cost is inside the outer frame's already
             total_in = prof.event(incoming.get(c.callee, zero), "Ir") or 1
@@ -426,17 +463,28 @@ def profile_benchmark(entry: dict[str, Any]) -> dict[str, Any]:
     for side in ("base", "head"):
         spec = entry[side]
         prof = callgrind.read(Path(spec["callgrind"]))
-        addrs = sorted({a for (_fn, a) in prof.instr_self} | {c.site_addr for c in prof.calls if c.site_addr})
+        addrs = main_object_addresses(prof, spec.get("binary"))
         if spec.get("addr2line_output"):  # a saved answer (tests, or a machine without binutils)
             chains = callgrind.parse_addr2line(_read_maybe_gzip(Path(spec["addr2line_output"])), addrs)
         else:
             chains = callgrind.inline_chains(Path(spec["binary"]), addrs) if spec.get("binary") else {}
-        sides[side] = side_view(prof, chains, Path(spec["root"]) if spec.get("root") else None, int(entry["ops"]))
+        sides[side] = side_view(prof, chains, Path(spec["root"]) if spec.get("root") else None, int(entry["ops"]),
+                                spec.get("binary"))
     text_root = {side: entry[side].get("sources") or entry[side].get("root") for side in ("base", "head")}
     sources = Sources(Path(text_root["base"]) if text_root["base"] else None,
                       Path(text_root["head"]) if text_root["head"] else None)
     out.update(diff(sides["base"], sides["head"], sources, direction))
     return out
+
+
+def main_object_addresses(prof: Profile, binary: str | None) -> list[int]:
+    """The addresses addr2line can answer for from `binary`: those of its own functions
+    (a shared library's, e.g. libc's memcmp, are offsets into that library)."""
+    def own(fn: str) -> bool:
+        obj = prof.fn_obj.get(fn, "")
+        return binary is None or not obj or os.path.realpath(obj) == os.path.realpath(binary)
+    return sorted({a for (fn, a) in prof.instr_self if own(fn)}
+                  | {c.site_addr for c in prof.calls if c.site_addr and own(c.caller)})
 
 
 def _read_maybe_gzip(path: Path) -> str:

@@ -162,3 +162,36 @@ def test_a_non_positive_operation_count_is_refused():
     prof = callgrind.read(PROFILES / "get_inmemory_1000.base.cg.out")
     with pytest.raises(PerfGateError, match="operation count must be positive, not 0"):
         profdiff.side_view(prof, {}, None, 0)
+
+
+def test_library_code_inlined_from_outside_the_repository_is_charged_to_our_calling_line(hash_change):
+    # std::function's call operator (a system header) is inlined into Measure's loop in state_instr.cc:
+    # its instructions count at the state_instr.cc line that made the call, not at std_function.h:589.
+    # _M_invoke's own code (a function of that header, nothing of ours around it) stays where it is.
+    base = _side("base")
+    assert ("/usr/include/c++/12/bits/std_function.h", 589) not in base.lines
+    assert ("/usr/include/c++/12/bits/std_function.h", 288) in base.lines
+    assert sum(c[0] for c in base.lines.values()) == pytest.approx(1786307 / OPS)
+
+
+def test_a_shared_librarys_addresses_get_no_inline_chain_from_the_executable():
+    prof = callgrind.parse(SHARED_LIB, "two-objects")
+    chains = {0x10: [callgrind.Frame("main", "/r/a.cc", 3), callgrind.Frame("inl", "/r/a.h", 9)]}
+    side = profdiff.side_view(prof, chains, Path("/r"), 1, binary="/r/prog")
+    assert side.lines == {("a.cc", 3): (5.0, 0.0, 0.0), ("/glibc/memcmp.S", 7): (4.0, 0.0, 0.0)}
+    assert side.line_function[("/glibc/memcmp.S", 7)] == "memcmp"  # not the executable's chain at 0x10
+    assert profdiff.main_object_addresses(prof, "/r/prog") == [0x10]
+
+
+SHARED_LIB = """events: Ir
+positions: instr line
+ob=(1) /r/prog
+fl=(1) /r/a.cc
+fn=(1) main
+0x10 3 5
+ob=(2) /lib/libc.so
+fl=(2) /glibc/memcmp.S
+fn=(2) memcmp
+0x10 7 4
+totals: 9
+"""
