@@ -197,8 +197,7 @@ def workflow_commands(verdict_doc: dict) -> list[str]:
     """GitHub Actions workflow commands (::error / ::warning) for the rows of a validated
     verdict.json (verdict.load_verdict); names and notes escaped as the runner requires."""
     lines = []
-    # "profile" is the differential profile's entry (a dict) in new files, the profile name in older ones.
-    entry = verdict_doc.get("profile")
+    entry = verdict_doc.get("diff_profile")
     why: dict[str, Any] = {}
     if isinstance(entry, dict) and isinstance(entry.get("contributors"), dict):
         why = entry["contributors"]

@@ -10,7 +10,7 @@ Format (format_version 1; files without the key are read as version 1)::
                "confirmation", "paired"}],
      "targets": [{"benchmark", "metric", "limit", "unit", "status", "fails", "value", "source", "note"}],
      "results": {...}, "baseline": {...} | null, "instructions": {...} | null,
-     "profile": {"path", "status", "reason", "contributors": {benchmark: str}} | null}
+     "diff_profile": {"path", "status", "reason", "contributors": {benchmark: str}} | null}
 
 Contract: ``dumps`` serialises a Verdict (no NaN: non-finite numbers become null);
 ``load_verdict`` returns the validated document or raises PerfGateError with one
@@ -89,7 +89,7 @@ def document(verdict: Verdict, run: RunData, baseline: RunData | None,
         "path": instructions.path, "verdict": instructions.verdict, "headline": instructions.headline,
         "counts": instructions.counts}
     # The differential profile (profile_view.verdict_entry) explains rows; it is not part of the verdict either.
-    doc["profile"] = profile
+    doc["diff_profile"] = profile
     return doc
 
 

@@ -27,6 +27,8 @@ def test_a_passing_check_writes_all_outputs_records_history_and_exits_0(tmp_path
     assert summary.rstrip().endswith("Full report (tables, charts, trends): `report.html` in the perf-report artifact.")
     verdict = json.loads((tmp_path / "out" / "verdict.json").read_text())
     assert verdict["verdict"] == "pass" and verdict["counts"]["unchanged"] == 8
+    # the profile name survives beside the (absent) differential profile
+    assert verdict["profile"] == "quick" and verdict["diff_profile"] is None
     con = sqlite3.connect(tmp_path / "out" / "history.sqlite")
     assert con.execute("SELECT verdict FROM runs").fetchall() == [("pass",)]
 

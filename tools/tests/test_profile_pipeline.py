@@ -71,7 +71,7 @@ def test_without_valgrind_the_report_says_the_profile_was_skipped_and_why(judged
     assert "Profile skipped: valgrind is not installed" in html
     after = json.loads((out / "verdict.json").read_text())
     assert (after["verdict"], after["exit_code"], after["rows"]) == (verdict["verdict"], code, verdict["rows"])
-    assert "profile skipped: valgrind is not installed" in after["profile"]["contributors"][SLOW]
+    assert "profile skipped: valgrind is not installed" in after["diff_profile"]["contributors"][SLOW]
     assert "valgrind is not installed" in (out / "summary.md").read_text()
 
 
