@@ -1,5 +1,12 @@
 #include "peers.h"
 
+#include <rocksdb/cache.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
+
+#include <cstring>
+
 namespace statestore::bench {
 
 Status LmdbPeer::Error(const char* what, int rc) const {
@@ -39,6 +46,11 @@ Status LmdbPeer::BeginReads() {
   return Status::OK();
 }
 
+void LmdbPeer::EndReads() {
+  if (read_txn_ != nullptr) mdb_txn_abort(read_txn_);
+  read_txn_ = nullptr;
+}
+
 Status LmdbPeer::PutIn(MDB_txn* txn, std::string_view key, std::string_view value) {
   MDB_val k{key.size(), const_cast<char*>(key.data())};
   MDB_val v{value.size(), const_cast<char*>(value.data())};
@@ -69,6 +81,67 @@ Status LmdbPeer::del(std::string_view key) {
   }
   if (int crc = mdb_txn_commit(txn); crc != 0) return Error("mdb_txn_commit", crc);
   return Status::OK();
+}
+
+Status RocksDbPeer::Open(const std::string& dir, std::size_t block_cache_bytes, std::unique_ptr<RocksDbPeer>& out) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.error_if_exists = true;
+  options.IncreaseParallelism(2);
+  options.compaction_style = rocksdb::kCompactionStyleUniversal;
+  options.compression = rocksdb::kNoCompression;
+  options.write_buffer_size = 16 << 20;
+  options.max_write_buffer_number = 3;
+  options.info_log_level = rocksdb::WARN_LEVEL;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(block_cache_bytes);
+  table.block_size = 4096;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+
+  std::unique_ptr<RocksDbPeer> peer(new RocksDbPeer());
+  peer->write_options_.disableWAL = true;
+  rocksdb::DB* db = nullptr;
+  if (Status s = Check("DB::Open", rocksdb::DB::Open(options, dir, &db)); !s.ok()) return s;
+  peer->db_.reset(db);
+  out = std::move(peer);
+  return Status::OK();
+}
+
+RocksDbPeer::~RocksDbPeer() {
+  pinned_.Reset();
+  if (db_) (void)db_->Close();
+}
+
+Status RocksDbPeer::Settle() {
+  rocksdb::FlushOptions flush;
+  flush.wait = true;
+  if (Status s = Check("Flush", db_->Flush(flush)); !s.ok()) return s;
+  return Check("CompactRange", db_->CompactRange(rocksdb::CompactRangeOptions(), nullptr, nullptr));
+}
+
+void RocksDbPeer::snapshot_to(std::string& out) const {
+  out.clear();
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options_));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const rocksdb::Slice k = it->key();
+    const rocksdb::Slice v = it->value();
+    char header[8];
+    const auto key_size = static_cast<std::uint32_t>(k.size());
+    const auto value_size = static_cast<std::uint32_t>(v.size());
+    std::memcpy(header, &key_size, 4);
+    std::memcpy(header + 4, &value_size, 4);
+    out.append(header, sizeof header);
+    out.append(k.data(), k.size());
+    out.append(v.data(), v.size());
+  }
+}
+
+Status RocksDbPeer::Checkpoint(const std::string& dir) const {
+  rocksdb::Checkpoint* raw = nullptr;
+  if (Status s = Check("Checkpoint::Create", rocksdb::Checkpoint::Create(db_.get(), &raw)); !s.ok()) return s;
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  return Check("CreateCheckpoint", checkpoint->CreateCheckpoint(dir));
 }
 
 }  // namespace statestore::bench

@@ -258,12 +258,31 @@ struct Backend<LmdbPeer> {
   }
   static void Prefault(const LmdbPeer&) {}
 };
+template <>
+struct Backend<RocksDbPeer> {
+  static constexpr const char* kName = "rocksdb";
+  static std::unique_ptr<RocksDbPeer> Create(std::size_t entries, std::string& error,
+                                             std::size_t kv_bytes_per_entry = 0) {
+    const std::string dir = g_temp_dir.NewPath("rocksdb", error);
+    if (dir.empty()) return nullptr;
+    // A block cache that holds the working set: twice the raw bytes, at least 64 MiB.
+    const std::size_t raw = entries * (kv_bytes_per_entry > 0 ? kv_bytes_per_entry : 8 + 128);
+    std::unique_ptr<RocksDbPeer> peer;
+    Status s = RocksDbPeer::Open(dir, std::max<std::size_t>(2 * raw, 64ull << 20), peer);
+    if (!s.ok()) {
+      error = "skipped: cannot open the RocksDB database (" + s.ToString() + ")";
+      return nullptr;
+    }
+    return peer;
+  }
+  static void Prefault(const RocksDbPeer&) {}
+};
 #endif
 
 template <typename Store>
 Status Populate(Store& store, std::size_t begin, std::size_t end, std::size_t key_size, std::size_t value_size) {
 #if STATESTORE_PEERS_ON
-  if constexpr (std::is_same_v<Store, LmdbPeer>) {
+  if constexpr (std::is_same_v<Store, LmdbPeer> || std::is_same_v<Store, RocksDbPeer>) {
     std::string key(key_size, '\0');
     std::string value(value_size, '\0');
     return store.Load(
@@ -553,6 +572,9 @@ void BenchDelete(benchmark::State& state, const std::string& name, const Shape& 
   OpsFixture<Store>* fx = AcquireOps<Store>(state, shape);
   if (fx == nullptr) return;
   WarmUp(*fx->store, fx->keys);
+#if STATESTORE_PEERS_ON
+  if constexpr (std::is_same_v<Store, LmdbPeer>) fx->store->EndReads();  // see LmdbPeer
+#endif
   DeleteWorkload<Store>& w = fx->Deleter();
   const std::uint64_t spins = slowdown::Prepare(name, [&w] {
     w.Op();
@@ -588,6 +610,11 @@ void BenchDelete(benchmark::State& state, const std::string& name, const Shape& 
                                   if (w.NeedsRefill()) w.Refill();
                                 }));
   w.Refill();  // leave the shared store whole for the next benchmark
+#if STATESTORE_PEERS_ON
+  if constexpr (std::is_same_v<Store, LmdbPeer>) {
+    if (Status r = fx->store->BeginReads(); !r.ok()) state.SkipWithError(("error: " + r.ToString()).c_str());
+  }
+#endif
   SetSlowdownCounter(state, spins);
   if (!w.status().ok()) state.SkipWithError(("error: delete failed: " + w.status().ToString()).c_str());
 }
@@ -721,6 +748,52 @@ void BenchMemcpy(benchmark::State& state, const std::string& name, const Snapsho
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(fx->blob.size()));
   state.counters["snapshot_bytes"] = static_cast<double>(fx->blob.size());
 }
+
+// peer_rocksdb_dump/<size>: an iterator over every entry of a RocksDB
+// holding the snapshot size's entries, copied into a reused buffer (what
+// snapshot_to does for our stores).
+void BenchRocksDbDump(benchmark::State& state, const std::string& name, const SnapshotSize& size) {
+  OpsFixture<RocksDbPeer>* fx = AcquireOps<RocksDbPeer>(state, Shape{size.entries});
+  if (fx == nullptr) return;
+  std::string buffer;
+  SnapshotWorkload<RocksDbPeer> w(*fx->store, buffer);
+  w.Op();  // sizes the buffer and warms the block cache outside the timer
+  RunBulkOps(state, name, [&w] { w.Op(); });
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(buffer.size()));
+  state.counters["snapshot_bytes"] = static_cast<double>(buffer.size());
+}
+
+// peer_rocksdb_checkpoint/<size>: RocksDB's Checkpoint of the same database
+// into a fresh directory (timed), removed with the timer paused.
+void BenchRocksDbCheckpoint(benchmark::State& state, const std::string& name, const SnapshotSize& size) {
+  OpsFixture<RocksDbPeer>* fx = AcquireOps<RocksDbPeer>(state, Shape{size.entries});
+  if (fx == nullptr) return;
+  std::string error;
+  const std::string dir = g_temp_dir.NewPath("rocksdb-checkpoint", error);
+  if (dir.empty()) {
+    state.SkipWithError(error.c_str());
+    return;
+  }
+  Status failed;
+  std::error_code ec;
+  const std::uint64_t spins = slowdown::Prepare(name, [&] {
+    if (Status s = fx->store->Checkpoint(dir); !s.ok()) failed = s;
+    std::filesystem::remove_all(dir, ec);
+  });
+  AllocWindow allocs;
+  for (auto _ : state) {
+    if (Status s = fx->store->Checkpoint(dir); !s.ok()) failed = s;
+    slowdown::after_op();
+    state.PauseTiming();
+    allocs.BeginExcluded();
+    std::filesystem::remove_all(dir, ec);
+    allocs.EndExcluded();
+    state.ResumeTiming();
+  }
+  state.counters["allocs_per_op"] = allocs.PerOp(state.iterations());
+  SetSlowdownCounter(state, spins);
+  if (!failed.ok()) state.SkipWithError(("error: checkpoint failed: " + failed.ToString()).c_str());
+}
 #endif
 
 // ---------------------------------------------------------------------------
@@ -816,6 +889,8 @@ void AddSnapshots(std::vector<BenchDef>& defs, const SnapshotSize& size, unsigne
 }
 
 #if STATESTORE_PEERS_ON
+// get, range (RocksDB at 100K keys), delete, then put: the first three share
+// one populated fixture (delete puts its keys back), put builds its own.
 template <typename Peer>
 void AddPeerOps(std::vector<BenchDef>& defs, std::size_t n, unsigned profiles, bool with_put = true) {
   const std::string b = Backend<Peer>::kName;
@@ -824,8 +899,28 @@ void AddPeerOps(std::vector<BenchDef>& defs, std::size_t n, unsigned profiles, b
   defs.push_back({"peer_" + b + "_get/" + std::to_string(n), tiny ? kAll : profiles,
                   [shape](benchmark::State& s, const std::string& nm) { BenchGet<Peer>(s, nm, shape, false); }});
   if (!with_put) return;
+  if constexpr (std::is_same_v<Peer, RocksDbPeer>) {
+    if (n == 100'000) {
+    for (std::size_t results : {10, 100, 1'000}) {
+      defs.push_back({"peer_" + b + "_range/results/" + std::to_string(results), profiles,
+                      [shape, results](benchmark::State& s, const std::string& nm) {
+                        BenchRange<Peer>(s, nm, shape, results);
+                      }});
+      }
+    }
+  }
+  defs.push_back({"peer_" + b + "_delete/" + std::to_string(n), profiles,
+                  [shape](benchmark::State& s, const std::string& nm) { BenchDelete<Peer>(s, nm, shape); }});
   defs.push_back({"peer_" + b + "_put/" + std::to_string(n), profiles,
                   [shape](benchmark::State& s, const std::string& nm) { BenchPut<Peer>(s, nm, shape, 0); }});
+}
+
+void AddRocksDbSnapshots(std::vector<BenchDef>& defs, const SnapshotSize& size, unsigned profiles) {
+  const std::string label = size.label;
+  defs.push_back({"peer_rocksdb_dump/" + label, profiles,
+                  [size](benchmark::State& s, const std::string& nm) { BenchRocksDbDump(s, nm, size); }});
+  defs.push_back({"peer_rocksdb_checkpoint/" + label, profiles,
+                  [size](benchmark::State& s, const std::string& nm) { BenchRocksDbCheckpoint(s, nm, size); }});
 }
 #endif
 
@@ -862,6 +957,10 @@ std::vector<BenchDef> AllBenchmarks() {
     AddPeerOps<FlatHashMapPeer>(defs, n, kQuickFull);
     AddPeerOps<UnorderedMapPeer>(defs, n, kQuickFull);
     AddPeerOps<LmdbPeer>(defs, n, kQuickFull);
+    AddPeerOps<RocksDbPeer>(defs, n, kQuickFull);
+  }
+  for (const SnapshotSize& size : kSnapshotSizes) {
+    if (std::string(size.label) != "100MB") AddRocksDbSnapshots(defs, size, kQuickFull);
   }
   for (std::size_t results : {10, 100, 1'000}) {
     defs.push_back({"peer_absl_btree_map_range/results/" + std::to_string(results), kQuickFull,
@@ -886,6 +985,9 @@ std::vector<BenchDef> AllBenchmarks() {
     if (std::string(size.label) != "100MB") continue;
     AddSnapshots<InMemoryStateStore>(defs, size, kFullOnly);
     AddSnapshots<MmapStateStore>(defs, size, kFullOnly);
+#if STATESTORE_PEERS_ON
+    AddRocksDbSnapshots(defs, size, kFullOnly);
+#endif
   }
   return defs;
 }

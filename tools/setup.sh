@@ -15,7 +15,7 @@ group="${1:-build}"
 
 build_packages=(
   g++ cmake make pkg-config git
-  libbenchmark-dev catch2 libabsl-dev liblmdb-dev libxxhash-dev valgrind binutils
+  libbenchmark-dev catch2 libabsl-dev liblmdb-dev librocksdb-dev libxxhash-dev valgrind binutils
   python3 python3-pandas python3-jinja2 python3-scipy python3-pytest python3-yaml
 )
 test_packages=(chromium fonts-dejavu-core python3-hypothesis python3-mypy flake8)

@@ -46,6 +46,9 @@ PEER_FILTERED_NAMES = [
     "peer_std_unordered_map_get/1000", "peer_std_unordered_map_put/1000",
     "peer_lmdb_get/1000", "peer_lmdb_put/1000",
     "peer_absl_btree_map_range/results/10", "peer_memcpy/1MB",
+    "peer_absl_flat_hash_map_delete/1000", "peer_std_unordered_map_delete/1000", "peer_lmdb_delete/1000",
+    "peer_rocksdb_get/1000", "peer_rocksdb_put/1000", "peer_rocksdb_delete/1000",
+    "peer_rocksdb_range/results/10", "peer_rocksdb_dump/1MB", "peer_rocksdb_checkpoint/1MB",
 ]
 
 
@@ -74,10 +77,11 @@ QUICK_SPEC_NAMES = (
     + ["state_put_mmap_flush/every:1000", "state_put_mmap_flush/every:10000", "state_get_zero_alloc"]
 )
 PEER_QUICK_NAMES = (
-    _names("peer_{p}_{op}/{n}", p=["absl_flat_hash_map", "std_unordered_map", "lmdb"], op=["get", "put"],
-           n=[1000, 100000])
-    + _names("peer_absl_btree_map_range/results/{r}", r=[10, 100, 1000])
+    _names("peer_{p}_{op}/{n}", p=["absl_flat_hash_map", "std_unordered_map", "lmdb", "rocksdb"],
+           op=["get", "put", "delete"], n=[1000, 100000])
+    + _names("peer_{p}_range/results/{r}", p=["absl_btree_map", "rocksdb"], r=[10, 100, 1000])
     + _names("peer_memcpy/{s}", s=["1MB", "10MB"])
+    + _names("peer_rocksdb_{op}/{s}", op=["dump", "checkpoint"], s=["1MB", "10MB"])
 )
 # What only the full profile adds: 10M keys and 100MB.
 FULL_ONLY_SPEC_NAMES = (
@@ -89,6 +93,7 @@ FULL_ONLY_SPEC_NAMES = (
 PEER_FULL_ONLY_NAMES = (
     _names("peer_{p}_get/10000000", p=["absl_flat_hash_map", "std_unordered_map", "lmdb"])
     + ["peer_absl_flat_hash_map_put/10000000", "peer_memcpy/100MB"]
+    + _names("peer_rocksdb_{op}/100MB", op=["dump", "checkpoint"])
 )
 LATENCY_COUNTERS = ["p50_ns", "p99_ns", "p999_ns", "timer_overhead_ns"]
 CONTEXT_KEYS = [
@@ -140,19 +145,19 @@ def check_counters(name, row):
     check("allocs_per_iter" in row, f"{name}: no allocs_per_iter (MemoryManager not registered?)")
     check(row["real_time"] > 0, f"{name}: real_time {row['real_time']}")
     point_op = name.startswith(("state_get_", "state_put_", "state_delete_")) or (
-        name.startswith("peer_") and ("_get/" in name or "_put/" in name))
+        name.startswith("peer_") and ("_get/" in name or "_put/" in name or "_delete/" in name))
     if point_op:
         for counter in LATENCY_COUNTERS + ["latency_samples", "items_per_second"]:
             check(counter in row, f"{name}: no {counter}")
         if "p50_ns" in row:
             check(0 <= row["p50_ns"] <= row["p99_ns"] <= row["p999_ns"], f"{name}: percentiles out of order")
-    if name.startswith("state_delete_"):
+    if name.startswith("state_delete_") or (name.startswith("peer_") and "_delete/" in name):
         check(row.get("delete_batch", 0) >= 1, f"{name}: no delete_batch")
     if "/results/" in name:
         expected = float(name.rsplit("/", 1)[1])
         check(row.get("results") == expected, f"{name}: results {row.get('results')} != {expected}")
         check("items_per_second" in row, f"{name}: no items_per_second")
-    if name.startswith(("state_snapshot", "state_restore", "peer_memcpy")):
+    if name.startswith(("state_snapshot", "state_restore", "peer_memcpy", "peer_rocksdb_dump")):
         check(row.get("snapshot_bytes", 0) > 0, f"{name}: no snapshot_bytes")
         check("bytes_per_second" in row, f"{name}: no bytes_per_second")
     if name.startswith("state_put_mmap_flush/every:"):
@@ -164,8 +169,10 @@ def check_counters(name, row):
         ratio, per_entry = row.get("resident_over_raw"), row.get("resident_bytes_per_entry")
         check(ratio is not None and 1.0 <= ratio <= 5.0, f"{name}: resident_over_raw {ratio}")
         check(per_entry is not None and abs(per_entry - ratio * 136) < 1, f"{name}: resident_bytes_per_entry {per_entry}")
-    # Gets never allocate, ours nor the peers' (absl and std through heterogeneous lookup).
-    if name == "state_get_zero_alloc" or (name.startswith(("state_get_", "peer_")) and "_get" in name):
+    # Gets never allocate, ours nor the in-process peers' (absl and std through heterogeneous
+    # lookup, LMDB in its reused read transaction). RocksDB's Get allocates (3 per get here).
+    if name == "state_get_zero_alloc" or (name.startswith(("state_get_", "peer_")) and "_get" in name
+                                          and not name.startswith("peer_rocksdb_")):
         check(row.get("allocs_per_op") == 0, f"{name}: allocs_per_op {row.get('allocs_per_op')} != 0")
 
 
