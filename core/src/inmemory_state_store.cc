@@ -130,7 +130,13 @@ class InMemoryStateStore::BatchInserter {
 void InMemoryStateStore::FillTable(std::uint64_t* table, std::size_t mask) const {
   // REQUIRES: `table` is empty and has room for every entry.
   BatchInserter inserter(*this, table, mask);
-  for (const OrderedRef& ref : ordered_) inserter.Add(ref.entry);
+  if (ordered_deleted_ == 0) {
+    for (const OrderedRef& ref : ordered_) inserter.Add(ref.entry);
+  } else {
+    for (const OrderedRef& ref : ordered_) {
+      if (!ref.entry->deleted()) inserter.Add(ref.entry);
+    }
+  }
 }
 
 void InMemoryStateStore::Rehash(std::size_t capacity) {
@@ -225,7 +231,13 @@ Status InMemoryStateStore::Insert(std::string_view key, std::string_view value, 
     // Should this throw, the record just written becomes dead space. The
     // end() hint makes ascending inserts (the common bulk-load order)
     // O(1); any other key costs one extra comparison.
-    ordered_.insert(ordered_.end(), OrderedRef{KeyPrefix(key), e});
+    if (ordered_deleted_ == 0) [[likely]] {
+      ordered_.insert(ordered_.end(), OrderedRef{KeyPrefix(key), e});
+    } else if (auto it = ordered_.insert(ordered_.end(), OrderedRef{KeyPrefix(key), e}); it->entry != e) {
+      // The key was deleted and its element kept (see del()): reuse it.
+      it->entry = e;
+      --ordered_deleted_;
+    }
     if (slots_[slot] == kTombstone) --tombstones_;
     slots_owner_[slot] = MakeSlot(hash, e);
   } catch (const std::bad_alloc&) {
@@ -242,13 +254,17 @@ Status InMemoryStateStore::Insert(std::string_view key, std::string_view value, 
 Status InMemoryStateStore::del(std::string_view key) {
   const std::size_t slot = FindSlot(key, Hash(key));
   if (slot == kNotFound) return Status::OK();
-  const Entry* e = SlotEntry(slots_[slot]);
-  ordered_.erase(KeyProbe{KeyPrefix(key), key});
+  Entry* e = SlotEntry(slots_[slot]);
   slots_owner_[slot] = kTombstone;
   ++tombstones_;
   --live_count_;
   live_kv_bytes_ -= e->key_size() + e->value_size();
   live_record_bytes_ -= RecordSize(e->key_size(), e->value_size());
+  // The ordered index keeps the key's element (an O(log n) erase is most of
+  // what a delete would cost): marked here, skipped by scans, reused by a
+  // re-insert of the key, dropped by the next rebuild (MaybeCompact).
+  e->mark_deleted();
+  ++ordered_deleted_;
   MaybeCompact();
   return Status::OK();
 }
@@ -259,6 +275,7 @@ Status InMemoryStateStore::clear() {
   slot_mask_ = 0;
   tombstones_ = 0;
   ordered_.clear();
+  ordered_deleted_ = 0;
   arena_ = inmemory_internal::Arena();
   live_count_ = 0;
   live_kv_bytes_ = 0;
@@ -268,17 +285,31 @@ Status InMemoryStateStore::clear() {
 
 void InMemoryStateStore::MaybeCompact() {
   const std::size_t dead = dead_record_bytes();
-  if (dead < kMinDeadBytesToCompact || dead <= live_record_bytes_) return;
   try {
-    Compact();
+    if (dead >= kMinDeadBytesToCompact && dead > live_record_bytes_) {
+      Compact();
+    } else if (ordered_deleted_ > live_count_ + kMinDeadRefsToPurge) [[unlikely]] {
+      PurgeDeletedRefs();
+    }
   } catch (const std::bad_alloc&) {
-    // Compaction only reclaims space; without memory for it the store stays
+    // Both only reclaim space; without memory for them the store stays
     // correct and tries again on a later mutation.
   }
 }
 
+void InMemoryStateStore::PurgeDeletedRefs() {
+  OrderedIndex live(ordered_.key_comp());
+  for (const OrderedRef& ref : ordered_) {
+    if (!ref.entry->deleted()) live.insert(live.end(), ref);
+  }
+  ordered_.swap(live);
+  ordered_deleted_ = 0;
+}
+
 void InMemoryStateStore::Compact() {
-  // Everything that can fail happens before anything changes.
+  // Everything that can fail happens before anything changes (a purge that
+  // throws leaves the index as it was).
+  if (ordered_deleted_ > 0) PurgeDeletedRefs();
   inmemory_internal::Arena fresh;
   if (live_record_bytes_ > 0) fresh.ReserveContiguous(live_record_bytes_);
   std::unique_ptr<std::uint64_t[], inmemory_internal::FreeDeleter> table(
@@ -309,7 +340,15 @@ void InMemoryStateStore::prefix_scan(std::string_view prefix, EntryVisitor visit
 
 void InMemoryStateStore::snapshot_to(std::string& out) const {
   SnapshotWriter writer(out, live_count_, live_kv_bytes_);
-  for (const OrderedRef& ref : ordered_) writer.add(ref.entry->key(), ref.entry->value());
+  auto add = [&writer](std::string_view key, std::string_view value) {
+    writer.add(key, value);
+    return true;
+  };
+  if (ordered_deleted_ == 0) {
+    ScanAll<false>(add);
+  } else {
+    ScanAll<true>(add);
+  }
   writer.finish();
 }
 
@@ -360,6 +399,7 @@ void InMemoryStateStore::Swap(InMemoryStateStore& other) noexcept {
   swap(slot_mask_, other.slot_mask_);
   swap(tombstones_, other.tombstones_);
   ordered_.swap(other.ordered_);
+  swap(ordered_deleted_, other.ordered_deleted_);
   swap(arena_, other.arena_);
   swap(live_count_, other.live_count_);
   swap(live_kv_bytes_, other.live_kv_bytes_);

@@ -156,6 +156,26 @@ TEST_CASE("InMemoryStateStore read path allocates nothing", "[alloc]") {
   CHECK(visited == (4000 - 10) + 1000 + kKeys);
 }
 
+TEST_CASE("InMemoryStateStore read path allocates nothing while deleted keys are still in its ordered index",
+          "[alloc]") {
+  InMemoryStateStore store;
+  Fill(store);
+  // Deletes mark their ordered-index elements; scans then skip them.
+  for (int i = 20; i < 3000; i += 3) REQUIRE(store.del(Key(i)).ok());
+  const std::string first = Key(10), last = Key(4000), absent = Key(20), prefix = "key:00001";
+  CHECK(CountInterfaceReads(store, first, last, absent, prefix) == 0);
+
+  std::size_t visited = 0;
+  const std::size_t before = g_allocations;
+  store.for_each_in_range(first, last, [&](std::string_view, std::string_view) { return ++visited != 0; });
+  store.for_each_with_prefix(prefix, [&](std::string_view, std::string_view) { return ++visited != 0; });
+  store.for_each([&](std::string_view, std::string_view) { return ++visited != 0; });
+  CHECK(g_allocations - before == 0);
+  const std::size_t deleted = (3000 - 20 + 2) / 3;
+  const std::size_t deleted_with_prefix = (1999 - 1002) / 3 + 1;  // 1002, 1005, ..., 1998
+  CHECK(visited == (4000 - 10 - deleted) + (1000 - deleted_with_prefix) + (kKeys - deleted));
+}
+
 TEST_CASE("MmapStateStore read path allocates nothing once the ordered index is built", "[alloc]") {
   TempFile file;
   std::unique_ptr<MmapStateStore> store;

@@ -16,6 +16,11 @@
 //     48-bit record address) for get/put/del;
 //   - an absl::btree_set of {big-endian 8-byte key prefix, record address}
 //     for range() and prefix_scan(), ordered by unsigned byte comparison.
+//     del() leaves the key's element in place and marks its record deleted
+//     (value length 0xFFFFFFFF): scans skip it, a later put() of the same
+//     key reuses it, and a rebuild drops the marked elements in one pass
+//     (at compaction, or once they outnumber the live keys by
+//     kMinDeadRefsToPurge).
 // A get() therefore touches one slot (rarely two) and one record.
 //
 // Guarantees:
@@ -32,9 +37,15 @@
 //
 // Costs:
 //  - get/contains: O(1) expected. put of a new key: O(1) amortised hash
-//    insert plus an O(log n) btree insert. Overwrite with a value whose
-//    record fits the old one: in place, no index change. del: O(log n).
-//  - range/prefix_scan: O(log n) to find the start, then O(1) per result.
+//    insert plus an O(log n) btree insert (or reuse of its marked element).
+//    Overwrite with a value whose record fits the old one: in place, no
+//    index change. del: O(1) expected (a hash probe and a mark); the
+//    rebuild that drops marked elements is O(n), amortised over at least n
+//    deletes.
+//  - range/prefix_scan: O(log n) to find the start, then O(1) per result,
+//    plus one step per deleted-but-not-yet-dropped key inside the range
+//    (a scan of a region emptied by many deletes walks their elements until
+//    the next rebuild).
 //  - snapshot_to: one pass in key order into a buffer sized exactly once.
 //    restore: ValidateSnapshot(), one memcpy of the entries into a fresh
 //    arena, then one pass building both indexes; the new state is built
@@ -120,6 +131,11 @@ class Entry {
     byte_io::StoreU32(base() + 4, value_size);
   }
   void set_value_size(std::uint32_t value_size) { byte_io::StoreU32(base() + 4, value_size); }
+  // A deleted record whose ordered-index element has not been dropped yet.
+  // Its key bytes stay intact (the index still compares them).
+  static constexpr std::uint32_t kDeletedValueSize = 0xFFFF'FFFF;
+  bool deleted() const { return value_size() == kDeletedValueSize; }
+  void mark_deleted() { set_value_size(kDeletedValueSize); }
 
   const char* key_data() const { return base() + kHeaderSize; }
   char* key_data() { return base() + kHeaderSize; }
@@ -324,6 +340,10 @@ class InMemoryStateStore final : public StateStore {
   static constexpr std::size_t kNotFound = SIZE_MAX;
   static constexpr std::size_t kMinCapacity = 16;
   static constexpr std::size_t kMinDeadBytesToCompact = 64 * 1024;
+  // Marked ordered-index elements beyond the live count that trigger a
+  // rebuild of the index (records of very different sizes can leave many
+  // marked elements before the dead bytes trigger a compaction).
+  static constexpr std::size_t kMinDeadRefsToPurge = 1024;
 
   std::uint64_t Hash(std::string_view key) const {
     return internal::HashKey(key, secret_);
@@ -372,6 +392,17 @@ class InMemoryStateStore final : public StateStore {
   void Rehash(std::size_t capacity);
   void MaybeCompact();
   void Compact();
+  // Rebuilds the ordered index without its marked elements. Throws
+  // std::bad_alloc with the store unchanged.
+  void PurgeDeletedRefs();
+  // The ordered-index scans, with (kSkipDeleted) or without the test for
+  // marked elements: the one without it runs while there are none.
+  template <bool kSkipDeleted, typename F>
+  void ScanRange(std::string_view start, std::string_view end, F& f) const;
+  template <bool kSkipDeleted, typename F>
+  void ScanPrefix(std::string_view prefix, F& f) const;
+  template <bool kSkipDeleted, typename F>
+  void ScanAll(F& f) const;
   class BatchInserter;
   void FillTable(std::uint64_t* table, std::size_t mask) const;
   void Swap(InMemoryStateStore& other) noexcept;
@@ -386,6 +417,7 @@ class InMemoryStateStore final : public StateStore {
   std::size_t tombstones_ = 0;
 
   OrderedIndex ordered_;
+  std::size_t ordered_deleted_ = 0;  // elements of ordered_ whose record is marked deleted
   inmemory_internal::Arena arena_;
 
   std::size_t live_count_ = 0;
@@ -393,9 +425,8 @@ class InMemoryStateStore final : public StateStore {
   std::size_t live_record_bytes_ = 0;  // sum of RecordSize() of live records
 };
 
-template <typename F>
-void InMemoryStateStore::for_each_in_range(std::string_view start, std::string_view end, F&& f) const {
-  if (start.compare(end) >= 0) return;
+template <bool kSkipDeleted, typename F>
+[[gnu::always_inline]] inline void InMemoryStateStore::ScanRange(std::string_view start, std::string_view end, F& f) const {
   using inmemory_internal::KeyPrefix;
   const std::uint64_t end_prefix = KeyPrefix(end);
   for (auto it = ordered_.lower_bound(inmemory_internal::KeyProbe{KeyPrefix(start), start});
@@ -404,12 +435,15 @@ void InMemoryStateStore::for_each_in_range(std::string_view start, std::string_v
     if (it->key_prefix >= end_prefix) {
       if (it->key_prefix > end_prefix || e->key().compare(end) >= 0) return;
     }
+    if constexpr (kSkipDeleted) {
+      if (e->deleted()) continue;
+    }
     if (!f(e->key(), e->value())) return;
   }
 }
 
-template <typename F>
-void InMemoryStateStore::for_each_with_prefix(std::string_view prefix, F&& f) const {
+template <bool kSkipDeleted, typename F>
+[[gnu::always_inline]] inline void InMemoryStateStore::ScanPrefix(std::string_view prefix, F& f) const {
   using inmemory_internal::KeyPrefix;
   // Keys that begin with `prefix` form one run starting at lower_bound(prefix).
   // A key >= prefix whose first min(8, |prefix|) bytes match cannot be shorter
@@ -425,14 +459,48 @@ void InMemoryStateStore::for_each_with_prefix(std::string_view prefix, F&& f) co
         (e->key_size() < prefix.size() || std::memcmp(e->key_data() + 8, prefix.data() + 8, prefix.size() - 8) != 0)) {
       return;
     }
+    if constexpr (kSkipDeleted) {
+      if (e->deleted()) continue;
+    }
     if (!f(e->key(), e->value())) return;
+  }
+}
+
+template <bool kSkipDeleted, typename F>
+[[gnu::always_inline]] inline void InMemoryStateStore::ScanAll(F& f) const {
+  for (const inmemory_internal::OrderedRef& ref : ordered_) {
+    if constexpr (kSkipDeleted) {
+      if (ref.entry->deleted()) continue;
+    }
+    if (!f(ref.entry->key(), ref.entry->value())) return;
+  }
+}
+
+template <typename F>
+void InMemoryStateStore::for_each_in_range(std::string_view start, std::string_view end, F&& f) const {
+  if (start.compare(end) >= 0) return;
+  if (ordered_deleted_ == 0) [[likely]] {
+    ScanRange<false>(start, end, f);
+  } else {
+    ScanRange<true>(start, end, f);
+  }
+}
+
+template <typename F>
+void InMemoryStateStore::for_each_with_prefix(std::string_view prefix, F&& f) const {
+  if (ordered_deleted_ == 0) [[likely]] {
+    ScanPrefix<false>(prefix, f);
+  } else {
+    ScanPrefix<true>(prefix, f);
   }
 }
 
 template <typename F>
 void InMemoryStateStore::for_each(F&& f) const {
-  for (const inmemory_internal::OrderedRef& ref : ordered_) {
-    if (!f(ref.entry->key(), ref.entry->value())) return;
+  if (ordered_deleted_ == 0) [[likely]] {
+    ScanAll<false>(f);
+  } else {
+    ScanAll<true>(f);
   }
 }
 

@@ -343,6 +343,8 @@ class MmapStateStore final : public StateStore {
   // put() for a key known to be absent and greater than every key present
   // (compaction and restore fill fresh files in key order).
   Status AppendInKeyOrder(std::string_view key, std::string_view value);
+  // restore()'s fill of the fresh file: every entry of the validated `blob`.
+  Status FillFromSnapshot(std::string_view blob);
   // Builds a fresh file with the given contents beside this one (`fill`
   // puts into it), then renames it over path_ and takes it over.
   template <typename Fill>
