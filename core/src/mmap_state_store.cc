@@ -203,6 +203,7 @@ MmapStateStore::MmapStateStore()
       ordered_(mmap_internal::OrderedCompare{data_cell_.get()}) {}
 
 MmapStateStore::~MmapStateStore() {
+  DropSpare();
   if (base_ != nullptr && !discard_on_close_) MarkClean();
   CloseFile();
 }
@@ -319,6 +320,8 @@ Status MmapStateStore::Open(const std::string& path, std::unique_ptr<MmapStateSt
     // We hold the lock, so nobody else is rewriting: a leftover is stale.
     const std::string file_path = ResolvedPath(path);
     fs->Unlink((file_path + ".rewrite").c_str());
+    fs->Unlink((file_path + ".spare").c_str());
+    fs->Unlink((file_path + ".spare.next").c_str());
 
     std::unique_ptr<MmapStateStore> store(new MmapStateStore());
     store->fs_ = fs;
@@ -1175,9 +1178,21 @@ Status MmapStateStore::RewriteFile(std::uint64_t entries, std::uint64_t kv_bytes
   data_capacity = std::max<std::uint64_t>(4096, (data_capacity + 4095) & ~std::uint64_t{4095});
   if (data_capacity > kMaxDataCapacity) data_capacity = kMaxDataCapacity & ~std::uint64_t{4095};
 
-  const std::string temp_path = file_path_ + ".rewrite";
+  // The file the previous rewrite replaced, when it is kept (see
+  // release_spare()), is emptied and written in place: its pages are mapped
+  // already, so the rewrite faults in no fresh page and creates and deletes
+  // no file. Otherwise, or when emptying it fails, a new file.
+  const std::string spare_path = SpareFile();
+  std::string temp_path = file_path_ + ".rewrite";
   std::unique_ptr<MmapStateStore> fresh;
-  Status s = CreateFile(fs_, temp_path, slots, data_capacity, hash_seed_, fresh);
+  Status s;
+  if (spare_ && spare_->ResetEmpty(slots, data_capacity).ok()) {
+    fresh = std::move(spare_);
+    temp_path = spare_path;
+  } else {
+    DropSpare();
+    s = CreateFile(fs_, temp_path, slots, data_capacity, hash_seed_, fresh);
+  }
   if (s.ok()) s = fill(*fresh);
   // The new file is complete on disk before its name replaces the old one,
   // so a power cut shows either file whole.
@@ -1185,6 +1200,11 @@ Status MmapStateStore::RewriteFile(std::uint64_t entries, std::uint64_t kv_bytes
     fresh->PublishDurableEnd(fresh->committed_end_);
     s = fresh->SyncMapping();
   }
+  // The file being replaced keeps a second name, so that it survives the
+  // rename as the next spare (best effort: without it the rewrite goes on).
+  const std::string next_spare = spare_path + ".next";
+  fs_->Unlink(next_spare.c_str());
+  const bool keep_replaced = s.ok() && fs_->Link(file_path_.c_str(), next_spare.c_str(), 0) == 0;
   if (s.ok() && fs_->Rename(temp_path.c_str(), file_path_.c_str()) != 0) {
     s = IoError("cannot rename " + temp_path + " over the store", errno);
   }
@@ -1192,17 +1212,73 @@ Status MmapStateStore::RewriteFile(std::uint64_t entries, std::uint64_t kv_bytes
     if (fresh) fresh->discard_on_close_ = true;
     fresh.reset();
     fs_->Unlink(temp_path.c_str());
+    if (keep_replaced) fs_->Unlink(next_spare.c_str());
     return s;
   }
   fresh->path_ = path_;
   fresh->file_path_ = file_path_;
   SwapContents(*fresh);
-  fresh->discard_on_close_ = true;  // the replaced file is unlinked already
-  fresh.reset();
+  fresh->discard_on_close_ = true;  // no longer the store: no clean-close record
+  if (keep_replaced && fs_->Rename(next_spare.c_str(), spare_path.c_str()) == 0) {
+    spare_ = std::move(fresh);
+  } else {
+    if (keep_replaced) fs_->Unlink(next_spare.c_str());
+    fresh.reset();
+  }
   // The rename is done, so the store now holds the new contents whatever
   // the directory sync says; a failed sync is retried (and reported) by the
   // next flush().
   renamed_since_flush_ = !SyncDirectory(fs_, file_path_, path_).ok();
+  return Status::OK();
+}
+
+std::string MmapStateStore::SpareFile() const { return file_path_ + ".spare"; }
+
+void MmapStateStore::DropSpare() {
+  if (!spare_) return;
+  spare_.reset();
+  fs_->Unlink(SpareFile().c_str());
+}
+
+void MmapStateStore::release_spare() { DropSpare(); }
+
+Status MmapStateStore::ResetEmpty(std::uint64_t index_slots, std::uint64_t data_capacity) {
+  // The static header (magic, version, seed) stays: a spare has the seed of
+  // the store it served, which is the seed a rewrite keeps.
+  const std::uint64_t size = kHeaderSize + data_capacity + index_slots * 8;
+  if (size != mapped_size_) {
+    if (fs_->Ftruncate(fd_, static_cast<off_t>(size)) != 0) return IoError("cannot size the file", errno);
+    void* p = fs_->Remap(base_, mapped_size_, size);
+    if (p == MAP_FAILED) return IoError("cannot remap the file", errno);
+    const std::uint64_t old_size = mapped_size_;
+    base_ = static_cast<char*>(p);
+    mapped_size_ = size;
+    data_ = base_ + kHeaderSize;
+    *data_cell_ = data_;
+    AdviseHugePages();
+    if (size > old_size) {
+      Status populated = PopulateFrom(old_size, size - old_size);
+      if (!populated.ok()) return populated;
+    }
+  }
+  // Everything after the static fields as CreateFile leaves it, except the
+  // epoch: the data region keeps the old records, so the new ones are
+  // checksummed under an epoch none of them has (each reuse of a file steps
+  // it, as clear() does), and no old record can pass for a new one, say in
+  // the tail a power cut makes Open check.
+  const std::uint64_t epoch = (epoch_ + 1) & kPayloadMask;
+  std::memset(base_ + kStaticChecksumOffset + 8, 0, kHeaderSize - kStaticChecksumOffset - 8);
+  SetGeometry(data_capacity, index_slots);
+  std::memset(index_, 0, index_slots * 8);
+  WriteGeometry();
+  PublishCommittedEnd(0);
+  PublishDurableEnd(0);
+  Publish(base_, kEpochOffset, EncodeChecked(epoch));
+  epoch_ = epoch;
+  StoreU64(base_ + kBootOffset, fs_->BootId());
+  live_count_ = live_bytes_ = dead_bytes_ = 0;
+  ordered_.clear();
+  ordered_valid_ = false;
   return Status::OK();
 }
 

@@ -260,6 +260,72 @@ TEST_CASE("compaction preserves contents, drops fragmentation to zero and surviv
   CheckMatches(*store, model);
 }
 
+TEST_CASE("restore and compact keep the replaced file as the spare that the next one rewrites in place", "[mmap]") {
+  TempDir dir;
+  const std::string path = dir.file("state.mmap");
+  const std::string spare = path + ".spare";
+  // Three snapshots of different sizes, so the spare is grown and shrunk.
+  std::vector<std::string> blobs;
+  std::vector<Model> models;
+  for (int n : {300, 3000, 30}) {
+    auto source = OpenOrFail(dir.file("source" + std::to_string(n) + ".mmap"));
+    Model model;
+    for (int i = 0; i < n; ++i) {
+      const std::string key = Numbered("k", i * 7 % n);
+      const std::string value(static_cast<std::size_t>(i % 50), static_cast<char>('a' + n % 26));
+      REQUIRE(source->put(key, value).ok());
+      model[key] = value;
+    }
+    blobs.push_back(source->snapshot());
+    models.push_back(model);
+  }
+  {
+    auto store = OpenOrFail(path, Tiny());
+    REQUIRE(store->put("before", "restore").ok());
+    CHECK_FALSE(std::filesystem::exists(spare));
+    for (int round = 0; round < 2; ++round) {
+      for (std::size_t b = 0; b < blobs.size(); ++b) {
+        REQUIRE(store->restore(blobs[b]).ok());
+        CHECK(std::filesystem::exists(spare));
+        CheckMatches(*store, models[b]);
+      }
+    }
+    // A store rebuilt in a spare keeps working, compacts, and reopens cleanly.
+    Model expected = models.back();
+    const std::string deleted = expected.begin()->first;
+    REQUIRE(store->put("after", "restores").ok());
+    REQUIRE(store->del(deleted).ok());
+    expected["after"] = "restores";
+    expected.erase(deleted);
+    CheckMatches(*store, expected);
+    REQUIRE(store->compact().ok());
+    CheckMatches(*store, expected);
+    store->release_spare();
+    CHECK_FALSE(std::filesystem::exists(spare));
+    REQUIRE(store->restore(blobs[1]).ok());  // without a spare: a new file, and a spare again
+    CHECK(std::filesystem::exists(spare));
+    CheckMatches(*store, models[1]);
+    CHECK_FALSE(std::filesystem::exists(path + ".rewrite"));
+  }
+  // Closing the store removes its spare; what the path holds opens cleanly.
+  CHECK_FALSE(std::filesystem::exists(spare));
+  auto store = OpenOrFail(path);
+  CheckMatches(*store, models[1]);
+}
+
+TEST_CASE("a spare file left behind by a crash is deleted by the next open", "[mmap]") {
+  TempDir dir;
+  const std::string path = dir.file("state.mmap");
+  { auto store = OpenOrFail(path); REQUIRE(store->put("k", "v").ok()); }
+  for (const char* leftover : {".spare", ".spare.next"}) {
+    std::ofstream(path + leftover) << "left by a crash";
+  }
+  auto store = OpenOrFail(path);
+  CHECK_FALSE(std::filesystem::exists(path + ".spare"));
+  CHECK_FALSE(std::filesystem::exists(path + ".spare.next"));
+  CHECK(store->get("k") == std::optional<std::string_view>("v"));
+}
+
 TEST_CASE("a fixed hash seed is written to the header and kept by compact and restore", "[mmap]") {
   TempDir dir;
   const auto seed_in_file = [](const std::string& path) {
