@@ -1343,7 +1343,7 @@ Status MmapStateStore::FillFromSnapshot(std::string_view blob) {
       end = committed_end_;
       return;
     }
-    WriteRecordImage(data_ + end, kTypePut, key, value);
+    WriteRecordImage(data_ + end, kTypePut, key, value, epoch_);
     const std::uint64_t slot = ((Hash(key) >> kOffsetBits) << kOffsetBits) | (end / 8 + 1);
     __builtin_prefetch(&index_[HomeOf(slot)], 1);
     pending[pending_count++] = slot;
