@@ -36,6 +36,7 @@
 #include "statestore/inmemory_state_store.h"
 #include "statestore/internal/key_hash.h"
 #include "statestore/mmap_state_store.h"
+#include "temp_dir.h"
 
 namespace statestore {
 namespace {
@@ -131,33 +132,15 @@ Shape Measure(Store& store, const std::vector<std::string>& keys) {
                ns(t2 - t1) / static_cast<double>(keys.size() * kGetPasses)};
 }
 
-class TempFile {
- public:
-  TempFile() {
-    char name[] = "/tmp/hash_flood_test.XXXXXX";
-    const char* made = ::mkdtemp(name);
-    REQUIRE(made != nullptr);
-    dir_ = made;
-  }
-  ~TempFile() {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
-  std::string path(const std::string& name) const { return dir_ + "/" + name; }
-
- private:
-  std::string dir_;
-};
-
 Shape MeasureInMemory(const std::vector<std::string>& keys) {
   InMemoryStateStore store;
   return Measure(store, keys);
 }
 
 Shape MeasureMmap(const std::vector<std::string>& keys) {
-  TempFile dir;
+  TempDir dir("hash_flood_test");
   std::unique_ptr<MmapStateStore> store;
-  REQUIRE(MmapStateStore::Open(dir.path("flood.mmap"), store).ok());
+  REQUIRE(MmapStateStore::Open(dir.file("flood.mmap"), store).ok());
   return Measure(*store, keys);
 }
 

@@ -25,34 +25,12 @@
 #include "statestore/inmemory_state_store.h"
 #include "statestore/mmap_state_store.h"
 #include "statestore/snapshot_format.h"
+#include "temp_dir.h"
 
 namespace statestore {
 namespace {
 
 using Model = std::map<std::string, std::string>;
-
-class TempDir {
- public:
-  TempDir() {
-    char name[] = "/tmp/mmap_fault_test.XXXXXX";
-    const char* made = ::mkdtemp(name);
-    REQUIRE(made != nullptr);
-    path_ = made;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-  std::set<std::string> entries() const {
-    std::set<std::string> names;
-    for (const auto& e : std::filesystem::directory_iterator(path_)) names.insert(e.path().filename().string());
-    return names;
-  }
-
- private:
-  std::string path_;
-};
 
 // Fails the call numbered `fail_at` (counted from Arm) with an errno fitting
 // the call; forwards everything else to POSIX. Remap always moves.
@@ -158,7 +136,7 @@ Trials FailEachCall(const std::function<Status(MmapStateStore&)>& op,
   Trials trials;
   for (long fail_at = 0;; ++fail_at) {
     REQUIRE(fail_at < 200);
-    TempDir dir;
+    TempDir dir("mmap_fault_test");
     const std::string path = dir.file("store.mmap");
     FaultInjectingFileSystem fs;
     Model model;
@@ -271,7 +249,7 @@ TEST_CASE("every failing call during creation returns IOError and leaves nothing
   int failed_calls = 0;
   for (long fail_at = 0;; ++fail_at) {
     REQUIRE(fail_at < 200);
-    TempDir dir;
+    TempDir dir("mmap_fault_test");
     const std::string path = dir.file("new.mmap");
     FaultInjectingFileSystem fs;
     std::unique_ptr<MmapStateStore> store;

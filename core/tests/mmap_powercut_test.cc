@@ -28,6 +28,7 @@
 #include "statestore/inmemory_state_store.h"
 #include "statestore/mmap_state_store.h"
 #include "statestore/snapshot_format.h"
+#include "temp_dir.h"
 
 namespace statestore {
 namespace {
@@ -40,28 +41,6 @@ constexpr int kImagesPerScenario = 1000;
 constexpr std::size_t kPage = 4096;
 
 using Model = std::map<std::string, std::string>;
-
-class TempDir {
- public:
-  // On tmpfs when there is one: the model, not the disk, decides what
-  // survives, and recovery's msync then costs no disk write.
-  TempDir() {
-    char name[] = "/dev/shm/mmap_powercut_test.XXXXXX";
-    char fallback[] = "/tmp/mmap_powercut_test.XXXXXX";
-    const char* made = ::mkdtemp(name);
-    if (made == nullptr) made = ::mkdtemp(fallback);
-    REQUIRE(made != nullptr);
-    path_ = made;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 std::string ReadAll(int fd, std::size_t size) {
   std::string bytes(size, '\0');
@@ -289,7 +268,9 @@ class Scenario {
   }
 
  private:
-  TempDir dir_;
+  // On tmpfs when there is one: the model, not the disk, decides what
+  // survives, and recovery's msync then costs no disk write.
+  TempDir dir_{"mmap_powercut_test", {"/dev/shm", "/tmp"}};
   RecordingFileSystem fs_;
   std::mt19937_64 rng_;
   std::string path_;

@@ -32,32 +32,13 @@
 
 #include "statestore/file_system.h"
 #include "statestore/snapshot_format.h"
+#include "temp_dir.h"
 
 namespace statestore {
 namespace {
 
 using Catch::Matchers::Contains;
 using Model = std::map<std::string, std::string>;
-
-// A directory under /tmp removed (with everything in it) at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    char name[] = "/tmp/mmap_store_test.XXXXXX";
-    const char* made = ::mkdtemp(name);
-    REQUIRE(made != nullptr);
-    path_ = made;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 MmapOptions Tiny() {
   MmapOptions options;
@@ -150,7 +131,7 @@ std::string MakeSmallFile(const TempDir& dir) {
 // ------------------------------------------------------------------ persistence
 
 TEST_CASE("a new store is empty and reopens empty", "[mmap]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   const std::string path = dir.file("state.mmap");
   {
     auto store = OpenOrFail(path);
@@ -166,7 +147,7 @@ TEST_CASE("a new store is empty and reopens empty", "[mmap]") {
 }
 
 TEST_CASE("reopening after a clean close returns exactly the same contents", "[mmap]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   const std::string path = dir.file("state.mmap");
   Model model;
   {
@@ -199,7 +180,7 @@ TEST_CASE("reopening after a clean close returns exactly the same contents", "[m
 }
 
 TEST_CASE("the store grows across several remaps and keeps its contents after reopen", "[mmap]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   const std::string path = dir.file("state.mmap");
   Model model;
   const auto initial_size = [&] {
@@ -223,7 +204,7 @@ TEST_CASE("the store grows across several remaps and keeps its contents after re
 }
 
 TEST_CASE("compaction preserves contents, drops fragmentation to zero and survives reopen", "[mmap]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   const std::string path = dir.file("state.mmap");
   Model model;
   {
@@ -261,7 +242,7 @@ TEST_CASE("compaction preserves contents, drops fragmentation to zero and surviv
 }
 
 TEST_CASE("restore and compact keep the replaced file as the spare that the next one rewrites in place", "[mmap]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   const std::string path = dir.file("state.mmap");
   const std::string spare = path + ".spare";
   // Three snapshots of different sizes, so the spare is grown and shrunk.
@@ -314,7 +295,7 @@ TEST_CASE("restore and compact keep the replaced file as the spare that the next
 }
 
 TEST_CASE("a spare file left behind by a crash is deleted by the next open", "[mmap]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   const std::string path = dir.file("state.mmap");
   { auto store = OpenOrFail(path); REQUIRE(store->put("k", "v").ok()); }
   for (const char* leftover : {".spare", ".spare.next"}) {
@@ -327,7 +308,7 @@ TEST_CASE("a spare file left behind by a crash is deleted by the next open", "[m
 }
 
 TEST_CASE("a fixed hash seed is written to the header and kept by compact and restore", "[mmap]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   const auto seed_in_file = [](const std::string& path) {
     const std::string bytes = ReadFile(path);
     REQUIRE(bytes.size() >= 24);
@@ -360,7 +341,7 @@ TEST_CASE("a fixed hash seed is written to the header and kept by compact and re
 }
 
 TEST_CASE("compacting an empty store leaves it empty", "[mmap]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   auto store = OpenOrFail(dir.file("state.mmap"));
   REQUIRE(store->compact().ok());
   CHECK(store->size() == 0);
@@ -369,7 +350,7 @@ TEST_CASE("compacting an empty store leaves it empty", "[mmap]") {
 }
 
 TEST_CASE("a file copied while the store is open (not closed cleanly) opens with every completed put", "[mmap]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   const std::string path = dir.file("state.mmap");
   const std::string copy = dir.file("copy.mmap");
   Model model;
@@ -407,7 +388,7 @@ TEST_CASE("a file copied while the store is open (not closed cleanly) opens with
 
 TEST_CASE("an overwrite that keeps the record size is done in place: the file does not grow, nothing turns dead",
           "[mmap]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   const std::string path = dir.file("state.mmap");
   Model model;
   std::uintmax_t size_after_inserts = 0;
@@ -439,7 +420,7 @@ TEST_CASE("an overwrite that keeps the record size is done in place: the file do
 }
 
 TEST_CASE("an overwrite in place given a view of the value it replaces stores the right bytes", "[mmap]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   auto store = OpenOrFail(dir.file("state.mmap"));
   REQUIRE(store->put("key", "0123456789abcdef").ok());
   const std::uint64_t size_before = std::filesystem::file_size(dir.file("state.mmap"));
@@ -480,7 +461,7 @@ std::string InterruptedOverwrite(const TempDir& dir, std::size_t copied) {
 TEST_CASE("an overwrite interrupted after its journal was published is completed at the next open", "[mmap]") {
   for (std::size_t copied : {0, 7, 16, 21, 27, 32}) {
     INFO("bytes of the record rewritten before the crash: " << copied);
-    TempDir dir;
+    TempDir dir("mmap_store_test");
     const std::string path = dir.file("small.mmap");
     WriteFile(path, InterruptedOverwrite(dir, copied));
     {
@@ -495,7 +476,7 @@ TEST_CASE("an overwrite interrupted after its journal was published is completed
 
 TEST_CASE("a pending overwrite whose journal does not check out gives Corruption naming the problem",
           "[mmap][errors]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   const std::string path = dir.file("small.mmap");
   const std::string interrupted = InterruptedOverwrite(dir, 10);
   const auto with_word = [&](std::uint64_t word) {
@@ -531,7 +512,7 @@ TEST_CASE("a pending overwrite whose journal does not check out gives Corruption
 // ------------------------------------------------------------------ edge cases
 
 TEST_CASE("binary keys with 0x00 and 0xFF bytes are stored and ordered as unsigned bytes", "[mmap]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   auto store = OpenOrFail(dir.file("state.mmap"));
   const std::vector<std::string> keys = {Bytes({}),          Bytes({0x00}),       Bytes({0x00, 0x00}),
                                          Bytes({0x00, 0xFF}), Bytes({0x01}),       Bytes({0x7F}),
@@ -549,7 +530,7 @@ TEST_CASE("binary keys with 0x00 and 0xFF bytes are stored and ordered as unsign
 }
 
 TEST_CASE("keys sharing their first 8 bytes are ordered by the remaining bytes", "[mmap]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   auto store = OpenOrFail(dir.file("state.mmap"));
   const std::vector<std::string> keys = {"abcdefgh", std::string("abcdefgh\0", 9), "abcdefgh0", "abcdefghz",
                                          "abcdefghzz", "abcdefgi"};
@@ -564,7 +545,7 @@ TEST_CASE("keys sharing their first 8 bytes are ordered by the remaining bytes",
 }
 
 TEST_CASE("an empty range and a range with start after end visit nothing", "[mmap]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   auto store = OpenOrFail(dir.file("state.mmap"));
   for (const char* k : {"a", "b", "c", "d"}) REQUIRE(store->put(k, k).ok());
   int visits = 0;
@@ -585,7 +566,7 @@ TEST_CASE("an empty range and a range with start after end visit nothing", "[mma
 }
 
 TEST_CASE("range and prefix_scan on an empty store visit nothing", "[mmap]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   auto store = OpenOrFail(dir.file("state.mmap"));
   int visits = 0;
   store->range("", "zzz", [&](std::string_view, std::string_view) { return ++visits, true; });
@@ -594,7 +575,7 @@ TEST_CASE("range and prefix_scan on an empty store visit nothing", "[mmap]") {
 }
 
 TEST_CASE("a visitor returning false stops the scan", "[mmap]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   auto store = OpenOrFail(dir.file("state.mmap"));
   for (const char* k : {"p1", "p2", "p3", "p4"}) REQUIRE(store->put(k, k).ok());
   std::string seen;
@@ -612,7 +593,7 @@ TEST_CASE("a visitor returning false stops the scan", "[mmap]") {
 }
 
 TEST_CASE("prefix_scan with a prefix of 0xFF bytes finds exactly the keys that start with it", "[mmap]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   auto store = OpenOrFail(dir.file("state.mmap"));
   const std::string ff = Bytes({0xFF, 0xFF});
   REQUIRE(store->put(Bytes({0xFF}), "one").ok());
@@ -635,7 +616,7 @@ TEST_CASE("prefix_scan with a prefix of 0xFF bytes finds exactly the keys that s
 }
 
 TEST_CASE("an empty value is present and distinct from an absent key", "[mmap]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   const std::string path = dir.file("state.mmap");
   {
     auto store = OpenOrFail(path);
@@ -661,7 +642,7 @@ TEST_CASE("an empty value is present and distinct from an absent key", "[mmap]")
 }
 
 TEST_CASE("overwriting with a longer and then a shorter value keeps only the latest", "[mmap]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   auto store = OpenOrFail(dir.file("state.mmap"));
   REQUIRE(store->put("k", "medium").ok());
   REQUIRE(store->put("k", std::string(5000, 'L')).ok());
@@ -675,7 +656,7 @@ TEST_CASE("overwriting with a longer and then a shorter value keeps only the lat
 
 TEST_CASE("deleting a key and reinserting it makes it visible again, and deleting an absent key is fine",
           "[mmap]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   const std::string path = dir.file("state.mmap");
   {
     auto store = OpenOrFail(path);
@@ -694,7 +675,7 @@ TEST_CASE("deleting a key and reinserting it makes it visible again, and deletin
 }
 
 TEST_CASE("an oversize key or value is rejected with a message and the store is unchanged", "[mmap]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   auto store = OpenOrFail(dir.file("state.mmap"));
   REQUIRE(store->put("keep", "me").ok());
   const std::string big_key(kMaxKeySize + 1, 'k');
@@ -716,7 +697,7 @@ TEST_CASE("an oversize key or value is rejected with a message and the store is 
 }
 
 TEST_CASE("clear removes everything, also after reopen, and the store stays usable", "[mmap]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   const std::string path = dir.file("state.mmap");
   {
     auto store = OpenOrFail(path, Tiny());
@@ -734,7 +715,7 @@ TEST_CASE("clear removes everything, also after reopen, and the store stays usab
 }
 
 TEST_CASE("a view returned by get points into the mapping and stays valid until the next mutation", "[mmap]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   auto store = OpenOrFail(dir.file("state.mmap"));
   REQUIRE(store->put("a", "apple").ok());
   REQUIRE(store->put("b", "banana").ok());
@@ -747,7 +728,7 @@ TEST_CASE("a view returned by get points into the mapping and stays valid until 
 }
 
 TEST_CASE("put and del accept views returned by get even when the file grows under them", "[mmap]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   auto store = OpenOrFail(dir.file("state.mmap"), Tiny());
   Model model;
   REQUIRE(store->put("seed", std::string(100, 's')).ok());
@@ -778,7 +759,7 @@ TEST_CASE("put and del accept views returned by get even when the file grows und
 }
 
 TEST_CASE("flush and prefault succeed and change nothing", "[mmap]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   const std::string path = dir.file("state.mmap");
   auto store = OpenOrFail(path);
   REQUIRE(store->put("a", "1").ok());
@@ -792,7 +773,7 @@ TEST_CASE("flush and prefault succeed and change nothing", "[mmap]") {
 // ------------------------------------------------------------------ snapshots
 
 TEST_CASE("a snapshot restores into another mmap store with identical contents", "[mmap][snapshot]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   auto source = OpenOrFail(dir.file("source.mmap"));
   Model model;
   for (int i = 0; i < 300; ++i) {
@@ -820,7 +801,7 @@ TEST_CASE("a snapshot restores into another mmap store with identical contents",
 }
 
 TEST_CASE("restoring an empty snapshot empties the store", "[mmap][snapshot]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   auto empty = OpenOrFail(dir.file("empty.mmap"));
   auto store = OpenOrFail(dir.file("state.mmap"));
   REQUIRE(store->put("a", "b").ok());
@@ -831,7 +812,7 @@ TEST_CASE("restoring an empty snapshot empties the store", "[mmap][snapshot]") {
 
 TEST_CASE("restore rejects every single flipped byte and truncation and leaves the store unchanged",
           "[mmap][snapshot]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   auto source = OpenOrFail(dir.file("source.mmap"));
   REQUIRE(source->put("k1", "v1").ok());
   REQUIRE(source->put(Bytes({0x00, 0xFF}), "binary").ok());
@@ -871,14 +852,14 @@ TEST_CASE("opening an empty path gives IOError", "[mmap][errors]") {
 }
 
 TEST_CASE("opening a directory gives IOError naming it with the errno text", "[mmap][errors]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   const Status s = OpenStatus(dir.path());
   CHECK(s.IsIOError());
   CHECK(s.message() == dir.path() + ": cannot open: Is a directory");
 }
 
 TEST_CASE("opening a path in a missing directory gives IOError naming the path", "[mmap][errors]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   const std::string path = dir.file("missing/state.mmap");
   const Status s = OpenStatus(path);
   CHECK(s.IsIOError());
@@ -886,7 +867,7 @@ TEST_CASE("opening a path in a missing directory gives IOError naming the path",
 }
 
 TEST_CASE("opening a path below a regular file gives IOError with the errno text", "[mmap][errors]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   WriteFile(dir.file("plain"), "text");
   const std::string path = dir.file("plain/state.mmap");
   const Status s = OpenStatus(path);
@@ -895,7 +876,7 @@ TEST_CASE("opening a path below a regular file gives IOError with the errno text
 }
 
 TEST_CASE("opening a dangling symbolic link gives IOError saying so", "[mmap][errors]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   const std::string path = dir.file("link.mmap");
   REQUIRE(::symlink(dir.file("nowhere/target").c_str(), path.c_str()) == 0);
   const Status s = OpenStatus(path);
@@ -904,7 +885,7 @@ TEST_CASE("opening a dangling symbolic link gives IOError saying so", "[mmap][er
 }
 
 TEST_CASE("opening a symbolic link to a store opens the store", "[mmap]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   const std::string path = MakeSmallFile(dir);
   const std::string link = dir.file("link.mmap");
   REQUIRE(::symlink(path.c_str(), link.c_str()) == 0);
@@ -927,7 +908,7 @@ TEST_CASE("opening an unreadable file gives IOError with the errno text", "[mmap
     WARN("running as root: permission bits are not enforced, skipping");
     return;
   }
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   const std::string path = MakeSmallFile(dir);
   REQUIRE(::chmod(path.c_str(), 0) == 0);
   const Status s = OpenStatus(path);
@@ -936,7 +917,7 @@ TEST_CASE("opening an unreadable file gives IOError with the errno text", "[mmap
 }
 
 TEST_CASE("invalid options are rejected with a message", "[mmap][errors]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   MmapOptions options;
   options.initial_index_slots = 1000;
   const Status s = OpenStatus(dir.file("state.mmap"), options);
@@ -952,7 +933,7 @@ TEST_CASE("invalid options are rejected with a message", "[mmap][errors]") {
 }
 
 TEST_CASE("a put that cannot grow the file returns IOError and leaves the store unchanged", "[mmap][errors]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   const std::string path = dir.file("state.mmap");
   auto store = OpenOrFail(path, Tiny());
   REQUIRE(store->put("small", "fits").ok());
@@ -978,7 +959,7 @@ TEST_CASE("a put that cannot grow the file returns IOError and leaves the store 
 }
 
 TEST_CASE("a second open of an open file gives Busy, in this process and in another", "[mmap][errors]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   const std::string path = dir.file("state.mmap");
   {
     auto store = OpenOrFail(path);
@@ -1007,7 +988,7 @@ TEST_CASE("a second open of an open file gives Busy, in this process and in anot
 }
 
 TEST_CASE("a foreign file gives Corruption naming the file: bad magic", "[mmap][errors]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   const std::string path = dir.file("foreign.bin");
   std::mt19937_64 rng(7);
   std::string random_bytes(20000, '\0');
@@ -1028,7 +1009,7 @@ TEST_CASE("a foreign file gives Corruption naming the file: bad magic", "[mmap][
 }
 
 TEST_CASE("a truncated file gives Corruption naming the file and the sizes", "[mmap][errors]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   const std::string path = MakeSmallFile(dir);
   const std::string full = ReadFile(path);
   REQUIRE(full.size() == 4096 + 4096 + 64 * 8);
@@ -1054,7 +1035,7 @@ TEST_CASE("a truncated file gives Corruption naming the file and the sizes", "[m
 }
 
 TEST_CASE("a corrupted header byte gives a clear error naming the file", "[mmap][errors]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   const std::string path = MakeSmallFile(dir);
   const std::string good = ReadFile(path);
   const std::vector<std::pair<std::size_t, std::string>> cases = {
@@ -1124,7 +1105,7 @@ TEST_CASE("a corrupted header byte gives a clear error naming the file", "[mmap]
 }
 
 TEST_CASE("a corrupted record byte gives Corruption naming the file and the record", "[mmap][errors]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   const std::string path = MakeSmallFile(dir);
   const std::string good = ReadFile(path);
   // Records: "alpha"/"first value" at data offset 0 (16 + 5 + 11 -> 32 bytes),
@@ -1150,7 +1131,7 @@ TEST_CASE("a corrupted record byte gives Corruption naming the file and the reco
 }
 
 TEST_CASE("a corrupted index byte gives Corruption naming the file", "[mmap][errors]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   const std::string path = MakeSmallFile(dir);
   const std::string good = ReadFile(path);
   const std::size_t index_start = 4096 + 4096;
@@ -1166,7 +1147,7 @@ TEST_CASE("a corrupted index byte gives Corruption naming the file", "[mmap][err
 }
 
 TEST_CASE("flipping any byte of a small store file never crashes and never yields wrong contents", "[mmap][errors]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   const std::string path = MakeSmallFile(dir);
   const std::string good = ReadFile(path);
   const Model model = {{"alpha", "first value"}, {"beta", "second value"}, {"gamma", "third value"}};
@@ -1218,7 +1199,7 @@ void ResealClean(std::string& bytes) {
 }
 
 TEST_CASE("a geometry or committed end out of range gives Corruption naming the file", "[mmap][errors]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   const std::string path = MakeSmallFile(dir);
   const std::string good = ReadFile(path);
   REQUIRE(mmap_internal::CleanCloseCheck(good.data()) == GetU64(good, kCleanCheck));  // the helper is the format's
@@ -1242,7 +1223,7 @@ TEST_CASE("a geometry or committed end out of range gives Corruption naming the 
 }
 
 TEST_CASE("a committed end that cuts a record header gives Corruption naming the record", "[mmap][errors]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   const std::string path = MakeSmallFile(dir);
   std::string bad = ReadFile(path);
   REQUIRE(GetU64(bad, kCommittedWord) == mmap_internal::EncodeCheckedWord(96 / 8));
@@ -1257,7 +1238,7 @@ TEST_CASE("a committed end that cuts a record header gives Corruption naming the
 
 TEST_CASE("a cleanly closed file whose index disagrees with its records gives Corruption naming the file",
           "[mmap][errors]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   const std::string path = MakeSmallFile(dir);
   const std::string good = ReadFile(path);
   std::size_t occupied_slot = 0;
@@ -1330,7 +1311,7 @@ TEST_CASE("a cleanly closed file whose index disagrees with its records gives Co
 
 TEST_CASE("a pending overwrite larger than its target gives Corruption and leaves the file as it was",
           "[mmap][errors]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   const std::string path = dir.file("small.mmap");
   std::string bytes = InterruptedOverwrite(dir, 0);
   // Rewrite the journal image as a record of "alpha" 16 bytes longer than the
@@ -1353,7 +1334,7 @@ TEST_CASE("a pending overwrite larger than its target gives Corruption and leave
 }
 
 TEST_CASE("a crash-left file that fails validation is not modified by the failed open", "[mmap][errors]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   const std::string path = dir.file("state.mmap");
   std::string dirty;
   {
@@ -1374,7 +1355,7 @@ TEST_CASE("a crash-left file that fails validation is not modified by the failed
 }
 
 TEST_CASE("open removes abandoned creation files and keeps those still being written", "[mmap]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   const std::string path = dir.file("state.mmap");
   WriteFile(path + ".creating.4000001", std::string(4096, 'x'));  // its creator is gone: no lock
   WriteFile(path + ".creating.4000002", std::string(4096, 'y'));
@@ -1396,7 +1377,7 @@ TEST_CASE("open removes abandoned creation files and keeps those still being wri
 }
 
 TEST_CASE("a process killed while creating a store leaves nothing but a complete store behind", "[mmap]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   const std::string path = dir.file("state.mmap");
   std::mt19937_64 rng(5);
   int complete = 0, absent = 0;
@@ -1432,7 +1413,7 @@ TEST_CASE("a process killed while creating a store leaves nothing but a complete
 }
 
 TEST_CASE("opening something that is not a regular file gives IOError naming it", "[mmap][errors]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   const std::string path = dir.file("fifo");
   REQUIRE(::mkfifo(path.c_str(), 0600) == 0);
   const Status s = OpenStatus(path);
@@ -1442,7 +1423,7 @@ TEST_CASE("opening something that is not a regular file gives IOError naming it"
 
 TEST_CASE("a restore or compaction that cannot write its new file returns IOError and changes nothing",
           "[mmap][errors]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   const std::string path = dir.file("state.mmap");
   auto source = OpenOrFail(dir.file("source.mmap"));
   for (int i = 0; i < 100; ++i) REQUIRE(source->put(Numbered("new", i), std::string(50, 'n')).ok());
@@ -1505,7 +1486,7 @@ class DirectoryRefusingFileSystem : public FileSystem {
 TEST_CASE("a compaction whose directory sync fails keeps its result and the next flush reports it, naming the "
           "directory",
           "[mmap][errors]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   const std::string path = dir.file("state.mmap");
   DirectoryRefusingFileSystem fs;
   MmapOptions options;
@@ -1551,7 +1532,7 @@ class AddressSpaceCap {
 
 TEST_CASE("a mapping the address space cannot hold gives IOError naming the file and leaves the store unchanged",
           "[mmap][errors]") {
-  TempDir dir;
+  TempDir dir("mmap_store_test");
   const std::string path = dir.file("state.mmap");
   const std::string too_big_path = dir.file("too-big.mmap");
   auto store = OpenOrFail(path, Tiny());
@@ -1606,7 +1587,7 @@ using Pairs = std::vector<std::pair<std::string, std::string>>;
 
 TEST_CASE("random operation sequences agree with a std::map model", "[mmap][differential]") {
   for (std::uint64_t seed : {1, 2, 3, 4, 5, 6}) {
-    TempDir dir;
+    TempDir dir("mmap_store_test");
     const std::string path = dir.file("state.mmap");
     std::mt19937_64 rng(seed);
     Model model;
