@@ -105,9 +105,28 @@ class AbSettings:
     cpus: tuple[int, ...] | None = None
     # Each side's benchmark files on tmpfs (SCRATCH_NOTE); False: the default TMPDIR.
     tmpfs_scratch: bool = True
+    # Run the peer benchmarks (PEER_PREFIX) too. Off by default: they time the peer
+    # libraries through benches/peers.*, the same code on both sides unless those
+    # objects or the link line differ (pipeline.peers_changed), so in an A/B they can
+    # only add false alarms and minutes.
+    peers: bool = False
 
 
 Sides = tuple[list[dict[str, Any]], list[dict[str, Any]]]
+
+# Benchmarks of other implementations (absl, std, LMDB, RocksDB), not of the store.
+PEER_PREFIX = "peer_"
+
+
+def without_peers(base: BenchBinary, head: BenchBinary, spec: RunSpec) -> tuple[RunSpec, int]:
+    """`spec` narrowed to the store's own benchmarks, and how many peer benchmarks it
+    left out. A filter that selects only peer benchmarks is kept as it is: asked for
+    by name, they run."""
+    names = sorted(set(list_names(base, spec)) | set(list_names(head, spec)))
+    ours = [n for n in names if not n.startswith(PEER_PREFIX)]
+    if not ours or len(ours) == len(names):
+        return spec, 0
+    return RunSpec(spec.profile, filter_for(ours), spec.repetitions, spec.extra_args), len(names) - len(ours)
 
 
 def round_seed(tag: str, round_index: int) -> dict[str, str]:
@@ -336,6 +355,10 @@ def judge(base: BenchBinary, head: BenchBinary, spec: RunSpec, settings: AbSetti
     if settings.min_time is not None:
         extra.append(f"--benchmark_min_time={settings.min_time:g}")
     spec = RunSpec(spec.profile, spec.filter_regex, 1, extra)
+    if not settings.peers:
+        spec, left_out = without_peers(base, head, spec)
+        if left_out:
+            log(f"{left_out} peer benchmarks not re-run: the same library code on both sides")
     quiet = ["--quiet"] if quiet_gate else []
     scratch = Scratch(scratch_root() if settings.tmpfs_scratch else None)
     try:

@@ -46,6 +46,8 @@ def _perf_gate_parser(sub: argparse._SubParsersAction) -> None:
     pg.add_argument("--rounds", type=int, default=ab.DEFAULT_ROUNDS, help="A/B paired rounds")
     pg.add_argument("--confirm-rounds", type=int, default=ab.CONFIRM_ROUNDS)
     pg.add_argument("--min-time", type=float, default=ab.DEFAULT_MIN_TIME, help="A/B --benchmark_min_time")
+    pg.add_argument("--ab-peers", action="store_true",
+                    help="A/B: also run the peer benchmarks when their code is the same on both sides")
     pg.add_argument("--no-diff-profile", action="store_true",
                     help="after the verdict, no differential callgrind profile of the regressed benchmarks")
     pg.add_argument("--diff-profile-filter", default=None, metavar="REGEX",
@@ -276,7 +278,8 @@ def _perf_gate_options(args: argparse.Namespace) -> pipeline.Options:
         base=args.base or None, no_base=args.no_base, filter_regex=args.filter or None, head_bench=args.head_bench,
         head_instr=args.head_instr, base_bench=args.base_bench, instructions=not args.no_instructions,
         instr_filter=args.instr_filter, enforce_baseline_timing=args.enforce_baseline_timing,
-        no_skip=args.no_skip, ab_settings=ab.AbSettings(args.rounds, args.confirm_rounds, args.min_time),
+        no_skip=args.no_skip, ab_settings=ab.AbSettings(args.rounds, args.confirm_rounds, args.min_time,
+                                                                peers=args.ab_peers),
         gate_args=args.gate_args, diff_profile=not args.no_diff_profile,
         diff_profile_filter=_checked_regex(args.diff_profile_filter, "--diff-profile-filter"))
 

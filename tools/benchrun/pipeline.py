@@ -24,6 +24,8 @@ bad input, else 1 when any failed, else 0.
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import shutil
 import subprocess
@@ -255,6 +257,23 @@ def same_run_ab(opts: Options, base: BenchBinary, head: BenchBinary, instruction
         outcome.failing += _failing(opts.report_dir)
 
 
+def peers_changed(differences: list[str]) -> bool:
+    """Whether the peer benchmarks can time different code in base and head: their
+    adapters' objects (benches/peers.*) or a link line (the libraries) differ."""
+    return any(d.startswith("link line") or "peers" in Path(d).name for d in differences)
+
+
+def _with_peer_decision(opts: Options, differences: list[str], outcome: Outcome) -> Options:
+    if opts.ab_settings.peers:
+        return opts
+    if peers_changed(differences):
+        outcome.notes.append("peer benchmarks re-run: their adapters or the link line differ")
+        return dataclasses.replace(opts, ab_settings=dataclasses.replace(opts.ab_settings, peers=True))
+    outcome.notes.append("peer benchmarks not re-run: benches/peers.* and the link lines are the same in base "
+                         "and head, so they time the same code (--ab-peers runs them)")
+    return opts
+
+
 def _clear(report_dir: Path) -> None:
     """Reports of an earlier invocation must not pass for this one's."""
     for name in ("verdict.json", "summary.md", "report.html", "decision.json"):
@@ -321,6 +340,7 @@ def execute(opts: Options) -> Outcome:
         shown = ", ".join(differences[:4]) + (f", +{len(differences) - 4} more" if len(differences) > 4 else "")
         outcome.notes.append(f"code differs in {len(differences)} of the compared inputs: {shown}")
         say(f"perf-gate: {outcome.notes[-1]}")
+        opts = _with_peer_decision(opts, differences, outcome)
     instructions = check_instructions(opts, instr_path, outcome)
     mark = outcome.timed("instructions", mark)
     if base is not None:

@@ -324,7 +324,7 @@ def test_the_sequential_schedule_still_judges_whole_runs(tmp_path, fake_env):
     same = _wrapper(tmp_path, "same", "")
     settings = ab.AbSettings(rounds=6, confirm_rounds=0, min_time=0.01, schedule="sequential")
     assert ab.judge(same, same, RunSpec("tiny"), settings, tmp_path / "r", _gate_args(tmp_path)) == 0
-    runs = [line for line in fake_env.read_text().splitlines() if line.startswith("?")]
+    runs = [line for line in fake_env.read_text().splitlines() if line.startswith("?") and not line.endswith(" list")]
     assert len(runs) == 12  # 6 rounds x 2 sides, each the whole profile
 
 
@@ -426,3 +426,28 @@ def test_large_benchmarks_keep_the_default_tmpdir(tmp_path):
         assert scratch.env("head", "state_get_mmap/1000") == {"TMPDIR": str(scratch.dirs["head"])}
     finally:
         scratch.remove()
+
+
+def test_an_ab_leaves_out_the_peer_benchmarks_of_the_real_state_bench_and_keeps_all_of_ours():
+    bench = BenchBinary(_real_state_bench())
+    every = runner.list_names(bench, RunSpec("quick"))
+    spec, left_out = ab.without_peers(bench, bench, RunSpec("quick", extra_args=["--benchmark_min_time=0.05"]))
+    kept = runner.list_names(bench, spec)
+    assert left_out == sum(n.startswith("peer_") for n in every) > 0
+    assert kept == [n for n in every if not n.startswith("peer_")]
+    assert spec.extra_args == ["--benchmark_min_time=0.05"]
+
+
+def test_a_filter_that_selects_only_peers_runs_them():
+    bench = BenchBinary(_real_state_bench())
+    spec = RunSpec("quick", "^peer_absl_flat_hash_map_get/1000$")
+    assert ab.without_peers(bench, bench, spec) == (spec, 0)
+
+
+def test_peers_are_rerun_only_when_their_adapters_or_a_link_line_differ():
+    from benchrun import pipeline
+    assert pipeline.peers_changed(["benches/CMakeFiles/state_bench.dir/peers.cc.o"])
+    assert pipeline.peers_changed(["link line of state_bench"])
+    assert not pipeline.peers_changed(["core/CMakeFiles/statestore.dir/src/inmemory_state_store.cc.o",
+                                       "benches/CMakeFiles/state_bench.dir/state_bench.cc.o"])
+    assert not pipeline.peers_changed([])
