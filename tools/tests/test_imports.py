@@ -100,6 +100,8 @@ def test_the_import_check_reports_a_module_that_cannot_import_alone(tmp_path):
     (tmp_path / "perfgate" / "a.py").write_text("from perfgate.b import B\nA = 1\n")
     (tmp_path / "perfgate" / "b.py").write_text("from perfgate.a import A\nB = 2\n")
     env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    # cwd: `python -c` puts the working directory first on sys.path, and run from tools/ the
+    # real perfgate would be imported instead of this one.
     done = subprocess.run([sys.executable, "-c", _IMPORT_EACH_ALONE, "perfgate.a"], env=env, capture_output=True,
-                          text=True, timeout=60)
+                          text=True, timeout=60, cwd=tmp_path)
     assert done.returncode == 1 and "perfgate.a: ImportError" in done.stdout
