@@ -135,19 +135,29 @@ def round_seed(tag: str, round_index: int) -> dict[str, str]:
     return {HASH_SEED_ENV: str(zlib.crc32(f"{tag}/{round_index}".encode()) + 1)}
 
 
-def interleave(base: BenchBinary, head: BenchBinary, spec: RunSpec, rounds: int,
-               work_dir: Path, tag: str) -> Sides:
-    """The sequential schedule: `rounds` ABBA-ordered rounds of whole runs; the per-round JSON of each side."""
+@dataclass(frozen=True)
+class Pass:
+    """One pass of rounds: what each round runs, how many rounds, where their files go and
+    the tag that names those files and seeds the rounds ("ab" first, "confirm" after)."""
+
+    spec: RunSpec
+    rounds: int
+    work_dir: Path
+    tag: str
+
+
+def interleave(base: BenchBinary, head: BenchBinary, plan: Pass) -> Sides:
+    """The sequential schedule: `plan.rounds` ABBA-ordered rounds of whole runs; the per-round JSON of each side."""
     base_parts: list[dict[str, Any]] = []
     head_parts: list[dict[str, Any]] = []
-    for round_index in range(rounds):
+    for round_index in range(plan.rounds):
         sides = [("base", base, base_parts), ("head", head, head_parts)]
         if round_index % 2 == 1:
             sides.reverse()
         for side, binary, parts in sides:
-            log(f"{tag} round {round_index + 1}/{rounds}: {side} ({binary.label})")
-            parts.append(run(binary, spec, work_dir / f"{tag}-{side}-{round_index}.json", quiet=True,
-                             env=round_seed(tag, round_index)))
+            log(f"{plan.tag} round {round_index + 1}/{plan.rounds}: {side} ({binary.label})")
+            parts.append(run(binary, plan.spec, plan.work_dir / f"{plan.tag}-{side}-{round_index}.json", quiet=True,
+                             env=round_seed(plan.tag, round_index)))
     return base_parts, head_parts
 
 
@@ -220,15 +230,10 @@ class Scratch:
 class _Pair:
     """Base and head running one benchmark at the same time on one CPU."""
 
-    def __init__(self, sides: dict[str, BenchBinary], spec: RunSpec, name: str, cpu: int, work_dir: Path,
-                 head_first: bool, env: dict[str, str], scratch: Scratch) -> None:
-        one = RunSpec(spec.profile, filter_for([name]), 1, spec.extra_args)
-        order = ["head", "base"] if head_first else ["base", "head"]
+    def __init__(self, name: str, runs: dict[str, PinnedRun]) -> None:
         self.name = name
         self.large = bool(_LARGE.search(name))
-        self.runs = {side: PinnedRun(sides[side], one, work_dir / f"pair-cpu{cpu}-{side}.json", cpu,
-                                     {**env, **scratch.env(side, name)})
-                     for side in order}
+        self.runs = runs
 
     def done(self) -> bool:
         return all(r.done() for r in self.runs.values())
@@ -288,18 +293,26 @@ class PairScheduler:
             if _LARGE.search(pending[0][1]) and running:
                 return  # wait until every CPU is free, then run it alone
             index, name = pending.pop(0)
-            running[cpu] = _Pair(self.sides, self.spec, name, cpu, self.work_dir, (round_index + index) % 2 == 1,
-                                 env, self.scratch)
+            running[cpu] = self._pair(name, cpu, (round_index + index) % 2 == 1, env)
+
+    def _pair(self, name: str, cpu: int, head_first: bool, env: dict[str, str]) -> _Pair:
+        """Starts both sides of `name` on `cpu`, `head_first` or base first."""
+        one = RunSpec(self.spec.profile, filter_for([name]), 1, self.spec.extra_args)
+        order = ["head", "base"] if head_first else ["base", "head"]
+        return _Pair(name, {side: PinnedRun(self.sides[side], one, self.work_dir / f"pair-cpu{cpu}-{side}.json", cpu,
+                                            {**env, **self.scratch.env(side, name)})
+                            for side in order})
 
 
-def paired_rounds(base: BenchBinary, head: BenchBinary, spec: RunSpec, rounds: int, work_dir: Path,
-                  tag: str, cpus: tuple[int, ...] | None = None, scratch: Scratch | None = None) -> Sides:
+def paired_rounds(base: BenchBinary, head: BenchBinary, plan: Pass, cpus: tuple[int, ...] | None = None,
+                  scratch: Scratch | None = None) -> Sides:
     """The paired schedule: per round, every benchmark in a base/head pair on one CPU
     (one pair per CPU at a time); the per-round JSON of each side, CPU-timed.
 
     A benchmark only one binary has runs alone on that side (so the gate sees it as
     new, or as missing from head)."""
     scratch = scratch or Scratch(None)
+    spec, work_dir, tag = plan.spec, plan.work_dir, plan.tag
     base_names, head_names = list_names(base, spec), list_names(head, spec)
     if not base_names and not head_names:
         raise BenchRunError(f"no benchmark of profile '{spec.profile}' matches the filter {spec.filter_regex!r}")
@@ -310,8 +323,8 @@ def paired_rounds(base: BenchBinary, head: BenchBinary, spec: RunSpec, rounds: i
     scheduler = PairScheduler(base, head, spec, work_dir, usable, scratch)
     base_parts: list[dict[str, Any]] = []
     head_parts: list[dict[str, Any]] = []
-    for round_index in range(rounds):
-        log(f"{tag} round {round_index + 1}/{rounds}: {len(common)} benchmarks, base and head paired on "
+    for round_index in range(plan.rounds):
+        log(f"{tag} round {round_index + 1}/{plan.rounds}: {len(common)} benchmarks, base and head paired on "
             f"CPU {', '.join(map(str, usable))}")
         env = round_seed(tag, round_index)
         measured = scheduler.run_round(round_index, common, env)
@@ -333,15 +346,49 @@ def paired_rounds(base: BenchBinary, head: BenchBinary, spec: RunSpec, rounds: i
     return base_parts, head_parts
 
 
-def _rounds(base: BenchBinary, head: BenchBinary, spec: RunSpec, rounds: int, work_dir: Path, tag: str,
-            settings: AbSettings, scratch: Scratch) -> Sides:
-    if settings.schedule == "sequential":
-        return interleave(base, head, spec, rounds, work_dir, tag)
-    return paired_rounds(base, head, spec, rounds, work_dir, tag, settings.cpus, scratch)
+@dataclass(frozen=True)
+class _Judgement:
+    """One A/B under way: the two builds, its settings, where the gate writes (`report_dir`)
+    and the A/B's own files go (`work`), and each side's scratch directory."""
+
+    base: BenchBinary
+    head: BenchBinary
+    settings: AbSettings
+    report_dir: Path
+    gate_args: list[str]
+    work: Path
+    scratch: Scratch
+
+    def rounds(self, spec: RunSpec, count: int, tag: str) -> Sides:
+        plan = Pass(spec, count, self.work, tag)
+        if self.settings.schedule == "sequential":
+            return interleave(self.base, self.head, plan)
+        return paired_rounds(self.base, self.head, plan, self.settings.cpus, self.scratch)
+
+    def check(self, sides: Sides, *first_pass: str) -> int:
+        merged = write_sides(*sides, self.work)
+        return gate.check(merged.base_file, merged.head_file, self.report_dir,
+                          ["--mode", "ab", *first_pass, *self.gate_args])
+
+    def run(self, spec: RunSpec) -> int:
+        """The first pass, then, for whatever it flagged, a confirmation pass judged on all the rounds."""
+        base_parts, head_parts = self.rounds(spec, self.settings.rounds, "ab")
+        code = self.check((base_parts, head_parts))
+        if code == 2 or self.settings.confirm_rounds <= 0:
+            return code
+        flagged = gate.suspect_benchmarks(self.report_dir)
+        if not flagged:
+            return code
+        log(f"confirming {len(flagged)} regressed or undecided benchmark(s): {', '.join(flagged)}")
+        first_verdict = self.work / "verdict-first-pass.json"
+        shutil.copyfile(self.report_dir / "verdict.json", first_verdict)
+        confirm_spec = RunSpec(spec.profile, filter_for(flagged), 1, spec.extra_args)
+        more_base, more_head = self.rounds(confirm_spec, self.settings.confirm_rounds, "confirm")
+        return self.check((base_parts + more_base, head_parts + more_head), "--confirm-from", str(first_verdict))
 
 
 def judge(base: BenchBinary, head: BenchBinary, spec: RunSpec, settings: AbSettings, report_dir: Path,
-          gate_args: list[str], quiet_gate: bool = False) -> int:
+          gate_args: list[str]) -> int:
     """The whole same-run A/B: the rounds, the gate, and a confirmation pass for
     whatever the first judgement flagged. Returns the gate's exit code
     (verdict.json in `report_dir` holds the details)."""
@@ -359,33 +406,11 @@ def judge(base: BenchBinary, head: BenchBinary, spec: RunSpec, settings: AbSetti
         spec, left_out = without_peers(base, head, spec)
         if left_out:
             log(f"{left_out} peer benchmarks not re-run: the same library code on both sides")
-    quiet = ["--quiet"] if quiet_gate else []
     scratch = Scratch(scratch_root() if settings.tmpfs_scratch else None)
     try:
-        return _judge(base, head, spec, settings, report_dir, gate_args, quiet, work, extra, scratch)
+        return _Judgement(base, head, settings, report_dir, gate_args, work, scratch).run(spec)
     finally:
         scratch.remove()
-
-
-def _judge(base: BenchBinary, head: BenchBinary, spec: RunSpec, settings: AbSettings, report_dir: Path,
-           gate_args: list[str], quiet: list[str], work: Path, extra: list[str], scratch: Scratch) -> int:
-    base_parts, head_parts = _rounds(base, head, spec, settings.rounds, work, "ab", settings, scratch)
-    sides = write_sides(base_parts, head_parts, work)
-    code = gate.check(sides.base_file, sides.head_file, report_dir, ["--mode", "ab", *quiet, *gate_args])
-    if code == 2 or settings.confirm_rounds <= 0:
-        return code
-    flagged = gate.suspect_benchmarks(report_dir)
-    if not flagged:
-        return code
-    log(f"confirming {len(flagged)} regressed or undecided benchmark(s): {', '.join(flagged)}")
-    first_verdict = work / "verdict-first-pass.json"
-    shutil.copyfile(report_dir / "verdict.json", first_verdict)
-    confirm_spec = RunSpec(spec.profile, filter_for(flagged), 1, extra)
-    more_base, more_head = _rounds(base, head, confirm_spec, settings.confirm_rounds, work, "confirm", settings,
-                                   scratch)
-    sides = write_sides(base_parts + more_base, head_parts + more_head, work)
-    return gate.check(sides.base_file, sides.head_file, report_dir,
-                      ["--mode", "ab", "--confirm-from", str(first_verdict), *quiet, *gate_args])
 
 
 def write_sides(base_parts: list[dict[str, Any]], head_parts: list[dict[str, Any]],

@@ -121,7 +121,7 @@ def test_rounds_alternate_abba_so_a_linear_drift_cancels(tmp_path, fake_env, mon
         return real_run(binary, spec, out, quiet, env)
 
     monkeypatch.setattr(ab, "run", spy)
-    base_parts, head_parts = ab.interleave(base, head, RunSpec("tiny", None, 1), 4, tmp_path, "ab")
+    base_parts, head_parts = ab.interleave(base, head, ab.Pass(RunSpec("tiny", None, 1), 4, tmp_path, "ab"))
     assert order == ["base", "head", "head", "base", "base", "head", "head", "base"]
     assert len(base_parts) == len(head_parts) == 4
     result = ab.write_sides(base_parts, head_parts, tmp_path)
@@ -278,7 +278,7 @@ def test_paired_rounds_run_base_and_head_of_each_benchmark_together_on_one_cpu(t
     record = f'echo "$0 $(grep Cpus_allowed_list /proc/$$/status | cut -f2) $*" >> {log}'
     base, head = _wrapper(tmp_path, "base", record), _wrapper(tmp_path, "head", record)
     usable = tuple(sorted(os.sched_getaffinity(0)))
-    base_parts, head_parts = ab.paired_rounds(base, head, RunSpec("tiny", None, 1), 2, tmp_path / "w", "ab",
+    base_parts, head_parts = ab.paired_rounds(base, head, ab.Pass(RunSpec("tiny", None, 1), 2, tmp_path / "w", "ab"),
                                               usable)
     runs = [line.split() for line in log.read_text().splitlines() if "--benchmark_out=" in line]
     cpus: dict[tuple[str, str], list[str]] = {}
@@ -339,7 +339,7 @@ def test_a_pair_whose_head_crashes_fails_the_ab_with_its_error_and_leaves_nothin
     head = _wrapper(tmp_path, "head", """case "$*" in *list_tests*) ;; *state_put*)
   echo "error: put failed: IOError" >&2; exit 3 ;; esac""")
     with pytest.raises(BenchRunError, match=r"head state_bench exited with 3: .*\(error: put failed: IOError\)"):
-        ab.paired_rounds(base, head, RunSpec("tiny", None, 1), 1, tmp_path / "w", "ab")
+        ab.paired_rounds(base, head, ab.Pass(RunSpec("tiny", None, 1), 1, tmp_path / "w", "ab"))
     left = subprocess.run(["pgrep", "-f", str(FAKE)], capture_output=True, text=True).stdout.split()
     assert left == []
 
@@ -350,7 +350,7 @@ def test_both_sides_of_a_round_share_one_hash_seed_and_the_rounds_differ(tmp_pat
     log = tmp_path / "seeds.log"
     record = f'echo "$0 ${{STATESTORE_BENCH_HASH_SEED:-unset}} $*" >> {log}'
     base, head = _wrapper(tmp_path, "base", record), _wrapper(tmp_path, "head", record)
-    ab.paired_rounds(base, head, RunSpec("tiny", None, 1), 3, tmp_path / "w", "ab",
+    ab.paired_rounds(base, head, ab.Pass(RunSpec("tiny", None, 1), 3, tmp_path / "w", "ab"),
                      tuple(sorted(os.sched_getaffinity(0))))
     seeds: dict[tuple[str, str], list[str]] = {}
     for argv in (line.split() for line in log.read_text().splitlines() if "--benchmark_out=" in line):
@@ -368,7 +368,7 @@ def test_the_sequential_schedule_gives_each_round_one_seed_too(tmp_path, fake_en
     log = tmp_path / "seeds.log"
     record = f'echo "$0 ${{STATESTORE_BENCH_HASH_SEED:-unset}}" >> {log}'
     base, head = _wrapper(tmp_path, "base", record), _wrapper(tmp_path, "head", record)
-    ab.interleave(base, head, RunSpec("tiny", None, 1), 2, tmp_path, "ab")
+    ab.interleave(base, head, ab.Pass(RunSpec("tiny", None, 1), 2, tmp_path, "ab"))
     rows = [line.split() for line in log.read_text().splitlines()]
     by_round = [{Path(r[0]).name: r[1] for r in rows[i:i + 2]} for i in (0, 2)]
     assert all(r["base"] == r["head"] != "unset" for r in by_round)
@@ -403,7 +403,7 @@ def test_each_side_writes_its_benchmark_files_in_its_own_tmpfs_directory(tmp_pat
     base, head = _wrapper(tmp_path, "base", record), _wrapper(tmp_path, "head", record)
     scratch = ab.Scratch(root)
     try:
-        base_parts, _ = ab.paired_rounds(base, head, RunSpec("tiny", None, 1), 1, tmp_path / "w", "ab",
+        base_parts, _ = ab.paired_rounds(base, head, ab.Pass(RunSpec("tiny", None, 1), 1, tmp_path / "w", "ab"),
                                          tuple(sorted(os.sched_getaffinity(0))), scratch)
         dirs = {side: str(path) for side, path in scratch.dirs.items()}
         assert all(Path(d).is_dir() for d in dirs.values())
