@@ -54,16 +54,15 @@ def _perf_gate_parser(sub: argparse._SubParsersAction) -> None:
                     help="also profile the benchmarks matching REGEX, flagged or not")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="benchrun", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def _single_parser(sub: argparse._SubParsersAction) -> None:
     single = sub.add_parser("single", help="run one profile of one state_bench binary")
     single.add_argument("--bench", type=Path, required=True, help="path of state_bench")
     single.add_argument("--profile", default="quick")
     single.add_argument("--filter", default=None, help="--benchmark_filter regex")
     single.add_argument("--out", type=Path, required=True, help="JSON file to write")
 
+
+def _ab_parser(sub: argparse._SubParsersAction) -> None:
     abp = sub.add_parser("ab", help="same-run A/B of a base git revision against the head build")
     abp.add_argument("--base-ref", required=True, help="git revision to compare against")
     abp.add_argument("--base-bench", type=Path, default=None,
@@ -84,7 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     abp.add_argument("--baseline", type=Path, default=None,
                      help="committed baseline (kept for the record; A/B judges head against base)")
     abp.add_argument("gate_args", nargs="*", help="extra arguments for perfgate check (after --)")
-    _perf_gate_parser(sub)
+
+
+def _ci_parsers(sub: argparse._SubParsersAction) -> None:
     pb = sub.add_parser("push-base", help="CI: the base of a push to main (the last judged commit); "
                                           "prints base=, commits=, reason= lines for $GITHUB_OUTPUT")
     pb.add_argument("--record", type=Path, required=True, help="judged.json from the perf-history branch "
@@ -103,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     jr.add_argument("--run", required=True)
     jr.add_argument("--exit-code", type=int, required=True)
     jr.add_argument("--out", type=Path, required=True)
+
+
+def _diff_profile_parser(sub: argparse._SubParsersAction) -> None:
     dp = sub.add_parser("diff-profile", help="differential callgrind profiles of the benchmarks a verdict flagged, "
                         "added to its report (exit 0 whatever the profile found; 2 on bad usage)")
     dp.add_argument("--verdict", type=Path, default=None, help="verdict.json of the check to explain")
@@ -120,12 +124,17 @@ def build_parser() -> argparse.ArgumentParser:
     dp.add_argument("check_args", nargs="*",
                     help="after --: the arguments of the perfgate check that wrote the verdict, to re-render "
                          "its report with the profile")
+
+
+def _instr_parser(sub: argparse._SubParsersAction) -> None:
     ins = sub.add_parser("instr", help="instructions per operation under callgrind (state_instr)")
     ins.add_argument("--bench", type=Path, required=True, help="path of state_instr")
     ins.add_argument("--ops", type=int, default=instr.DEFAULT_OPS, help="operations per workload")
     ins.add_argument("--filter", default=".", help="regex of workload names")
     ins.add_argument("--out", type=Path, required=True, help="JSON file to write")
 
+
+def _selftest_parser(sub: argparse._SubParsersAction) -> None:
     st = sub.add_parser("selftest", help="measure the gate: A/A false alarms and caught slowdowns per mode")
     st.add_argument("--build-dir", type=Path, default=REPO_ROOT / "build",
                     help="where the self-test builds its variants (selftest-ref, selftest-slowPCT)")
@@ -142,6 +151,14 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--confirm-rounds", type=int, default=ab.CONFIRM_ROUNDS)
     st.add_argument("--min-time", type=float, default=ab.DEFAULT_MIN_TIME, help="A/B --benchmark_min_time")
     st.add_argument("--schedule", choices=ab.SCHEDULES, default="paired", help="A/B schedule (see benchrun ab)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="benchrun", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_single_parser, _ab_parser, _perf_gate_parser, _ci_parsers, _diff_profile_parser, _instr_parser,
+                _selftest_parser):
+        add(sub)
     return parser
 
 
