@@ -288,17 +288,27 @@ def execute(opts: Options) -> Outcome:
         raise BenchRunError(f"unknown PROFILE={opts.profile} (expected one of {', '.join(PROFILES)})")
     opts.report_dir.mkdir(parents=True, exist_ok=True)
     _clear(opts.report_dir)
-    if opts.profile == "instructions":
-        if opts.base:
-            raise BenchRunError("PROFILE=instructions judges against baselines/instructions.json; "
-                                "it takes no BASE=")
-        outcome = Outcome("perf-gate: instruction counts against baselines/instructions.json (PROFILE=instructions)",
-                          "instructions")
-        say(outcome.line)
-        if opts.head_instr is None:
-            _build_head(opts)
-        _only_instructions(opts, outcome)
-        return _finish(opts, outcome, started)
+    outcome = _instructions_profile(opts) if opts.profile == "instructions" else _compare(opts)
+    return _finish(opts, outcome, started)
+
+
+def _instructions_profile(opts: Options) -> Outcome:
+    """PROFILE=instructions: the head's counts against baselines/instructions.json, nothing else."""
+    if opts.base:
+        raise BenchRunError("PROFILE=instructions judges against baselines/instructions.json; "
+                            "it takes no BASE=")
+    outcome = Outcome("perf-gate: instruction counts against baselines/instructions.json (PROFILE=instructions)",
+                      "instructions")
+    say(outcome.line)
+    if opts.head_instr is None:
+        _build_head(opts)
+    _only_instructions(opts, outcome)
+    return outcome
+
+
+def _compare(opts: Options) -> Outcome:
+    """A timing profile: what git says to compare, the head (and base) built, instruction
+    counts, then the A/B or the committed baseline, then the differential profile."""
     decision = plan.decide(opts.repo, opts.base, opts.no_base)
     outcome = Outcome(decision.line, decision.kind, decision.base, decision.base_label, decision.head_label,
                       decision.commits, decision.changed)
@@ -306,7 +316,7 @@ def execute(opts: Options) -> Outcome:
     if decision.skip and not opts.no_skip:
         outcome.kind = "skip"
         outcome.compared = decision.skip_reason
-        return _finish(opts, outcome, started)
+        return outcome
     _validate_inputs(opts, decision.kind)
     mark = time.monotonic()
     if opts.head_bench is None:
@@ -317,29 +327,12 @@ def execute(opts: Options) -> Outcome:
     head.check()
     base: BenchBinary | None = None
     if decision.kind == "ab":
-        assert decision.base is not None
-        if opts.base_bench is None:
-            say(f"perf-gate: building the base {decision.base_label} ({plan.short(decision.base)}) in "
-                f"{opts.build_dir / 'base-src'}")
-            base = BenchBinary(build.build_revision(opts.repo, decision.base, opts.build_dir), "base")
-        else:
-            base = BenchBinary(opts.base_bench, "base")
-        base.check()
+        base = _base_build(opts, decision)
         mark = outcome.timed("base build", mark)
-        base_id = codeid.identity(base.path.parent.parent)
-        head_id = codeid.identity(head.path.parent.parent)
-        differences = base_id.differences(head_id)
+        differences = _code_differences(opts, base, head, outcome)
         mark = outcome.timed("code comparison", mark)
-        outcome.compared = f"compared {head_id.describe()}"
-        if not differences and not opts.no_skip:
-            outcome.kind = "skip"
-            outcome.line = (f"perf-gate: no code change: benchmarks not re-run (base and head builds "
-                            f"have identical code: {head_id.describe()})")
-            say(outcome.line)
-            return _finish(opts, outcome, started)
-        shown = ", ".join(differences[:4]) + (f", +{len(differences) - 4} more" if len(differences) > 4 else "")
-        outcome.notes.append(f"code differs in {len(differences)} of the compared inputs: {shown}")
-        say(f"perf-gate: {outcome.notes[-1]}")
+        if outcome.kind == "skip":
+            return outcome
         opts = _with_peer_decision(opts, differences, outcome)
     instructions = check_instructions(opts, instr_path, outcome)
     mark = outcome.timed("instructions", mark)
@@ -351,7 +344,39 @@ def execute(opts: Options) -> Outcome:
     explain(opts, outcome, decision.base if base is not None else None, opts.report_dir, outcome.timing_check,
             timing_flagged=base is not None)
     outcome.timed("profile", mark)
-    return _finish(opts, outcome, started)
+    return outcome
+
+
+def _base_build(opts: Options, decision: plan.Plan) -> BenchBinary:
+    """The A/B's base state_bench: built from the decided revision, or the one given."""
+    assert decision.base is not None
+    if opts.base_bench is None:
+        say(f"perf-gate: building the base {decision.base_label} ({plan.short(decision.base)}) in "
+            f"{opts.build_dir / 'base-src'}")
+        base = BenchBinary(build.build_revision(opts.repo, decision.base, opts.build_dir), "base")
+    else:
+        base = BenchBinary(opts.base_bench, "base")
+    base.check()
+    return base
+
+
+def _code_differences(opts: Options, base: BenchBinary, head: BenchBinary, outcome: Outcome) -> list[str]:
+    """The inputs whose code differs between the two builds, noted in `outcome`; with none
+    (and no --no-skip) `outcome` becomes a skip: the benchmarks would time the same code."""
+    base_id = codeid.identity(base.path.parent.parent)
+    head_id = codeid.identity(head.path.parent.parent)
+    differences = base_id.differences(head_id)
+    outcome.compared = f"compared {head_id.describe()}"
+    if not differences and not opts.no_skip:
+        outcome.kind = "skip"
+        outcome.line = (f"perf-gate: no code change: benchmarks not re-run (base and head builds "
+                        f"have identical code: {head_id.describe()})")
+        say(outcome.line)
+        return differences
+    shown = ", ".join(differences[:4]) + (f", +{len(differences) - 4} more" if len(differences) > 4 else "")
+    outcome.notes.append(f"code differs in {len(differences)} of the compared inputs: {shown}")
+    say(f"perf-gate: {outcome.notes[-1]}")
+    return differences
 
 
 def _instruction_check_args(opts: Options) -> list[str]:
