@@ -189,36 +189,75 @@ def run(cfg: Config) -> dict[str, Any]:
         verdict = json.loads(cfg.verdict.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         return _skip(manifest, f"no verdict to profile ({cfg.verdict}: {exc})", work, started, status="none")
-    rows = list(verdict.get("rows", []))
-    for extra in cfg.extra_verdicts:
-        try:
-            rows += json.loads(extra.read_text(encoding="utf-8")).get("rows", [])
-        except (OSError, ValueError, AttributeError):
-            continue
-    picked = flagged({"rows": rows}, cfg.filter_regex)
+    picked = flagged({"rows": _rows(verdict, cfg.extra_verdicts)}, cfg.filter_regex)
     if not picked:
         return _skip(manifest, "no benchmark was flagged", work, started, status="none")
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         return _skip(manifest, "valgrind is not installed (tools/setup.sh build installs it)", work, started, picked)
+    missing = _missing(cfg)
+    if missing:
+        return _skip(manifest, missing, work, started, picked)
+    try:
+        builds = _profile_builds(cfg, len(picked))
+    except BenchRunError as exc:
+        return _skip(manifest, f"profiling build failed: {exc}", work, started, picked)
+    entries, jobs = _entries(cfg, picked, builds.names)
+    manifest["benchmarks"].extend(entries)
+    _run_jobs(jobs, valgrind, builds.binaries, builds.roots, cfg.ops or DEFAULT_OPS, work)
+    manifest["seconds"] = round(time.monotonic() - started, 1)
+    _write(work / "manifest.json", manifest)
+    return manifest
+
+
+def _rows(verdict: Any, extra_verdicts: list[Path]) -> list[Any]:
+    """The verdict's rows and those of the extra verdicts that can be read (the others are skipped)."""
+    rows = list(verdict.get("rows", []))
+    for extra in extra_verdicts:
+        try:
+            rows += json.loads(extra.read_text(encoding="utf-8")).get("rows", [])
+        except (OSError, ValueError, AttributeError):
+            continue
+    return rows
+
+
+def _missing(cfg: Config) -> str:
+    """Why there can be no profile beside valgrind: no addr2line, no base; "" when none."""
     if shutil.which("addr2line") is None:
-        return _skip(manifest, "addr2line (binutils) is not installed", work, started, picked)
+        return "addr2line (binutils) is not installed"
     if not cfg.base_ref and cfg.base_src is None:
-        return _skip(manifest, "no base revision to compare with", work, started, picked)
+        return "no base revision to compare with"
     if cfg.base_src is None:
         try:
             build.resolve(cfg.repo, cfg.base_ref or "")
         except BenchRunError as exc:
-            return _skip(manifest, f"no base to compare with: {exc} (a shallow clone?)", work, started, picked)
-    try:
-        base_src = cfg.base_src or checkout_base(cfg.repo, cfg.base_ref or "", cfg.build_dir)
-        log(f"profiling {len(picked)} flagged benchmark(s): building state_instr with -g (base and head)")
-        binaries = {"head": profile_build(cfg.repo, cfg.build_dir / "profile"),
-                    "base": profile_build(base_src, cfg.build_dir / "base-profile")}
-        roots = {"head": cfg.repo.resolve(), "base": base_src.resolve()}
-        names = {side: workloads(b) for side, b in binaries.items()}
-    except BenchRunError as exc:
-        return _skip(manifest, f"profiling build failed: {exc}", work, started, picked)
+            return f"no base to compare with: {exc} (a shallow clone?)"
+    return ""
+
+
+@dataclass(frozen=True)
+class _Builds:
+    """The profiling state_instr of each side, its source root and the workloads it runs."""
+
+    binaries: dict[str, Path]
+    roots: dict[str, Path]
+    names: dict[str, set[str]]
+
+
+def _profile_builds(cfg: Config, count: int) -> _Builds:
+    base_src = cfg.base_src or checkout_base(cfg.repo, cfg.base_ref or "", cfg.build_dir)
+    log(f"profiling {count} flagged benchmark(s): building state_instr with -g (base and head)")
+    binaries = {"head": profile_build(cfg.repo, cfg.build_dir / "profile"),
+                "base": profile_build(base_src, cfg.build_dir / "base-profile")}
+    roots = {"head": cfg.repo.resolve(), "base": base_src.resolve()}
+    return _Builds(binaries, roots, {side: workloads(b) for side, b in binaries.items()})
+
+
+def _entries(cfg: Config, picked: list[tuple[str, str]],
+             names: dict[str, set[str]]) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], str]]]:
+    """A manifest entry per picked benchmark, and the (entry, side) callgrind jobs of those
+    within the budget that both builds can run."""
+    entries: list[dict[str, Any]] = []
     jobs: list[tuple[dict[str, Any], str]] = []
     profiled = 0
     for name, status in picked:
@@ -234,11 +273,8 @@ def run(cfg: Config) -> dict[str, Any]:
             profiled += 1
             entry["status"] = "profiled"
             jobs.extend((entry, side) for side in ("base", "head"))
-        manifest["benchmarks"].append(entry)
-    _run_jobs(jobs, valgrind, binaries, roots, cfg.ops or DEFAULT_OPS, work)
-    manifest["seconds"] = round(time.monotonic() - started, 1)
-    _write(work / "manifest.json", manifest)
-    return manifest
+        entries.append(entry)
+    return entries, jobs
 
 
 def _run_jobs(jobs: list[tuple[dict[str, Any], str]], valgrind: str, binaries: dict[str, Path],
