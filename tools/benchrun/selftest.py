@@ -166,18 +166,14 @@ def _verdict(report_dir: Path) -> dict[str, Any]:
         raise BenchRunError(f"cannot read the gate's verdict in {report_dir}: {exc}") from None
 
 
-def _outcome(config: Config, mode: str, variant: Variant, index: int, code: int, report_dir: Path,
-             seconds: float) -> Trial:
-    if code not in (0, 1):
-        raise BenchRunError(f"selftest {mode} trial {index}: the gate exited {code} (bad input); see {report_dir}")
-    verdict = _verdict(report_dir)
+def _target_outcome(verdict: dict[str, Any], mode: str, target: str) -> tuple[str, float | None, list[str]]:
+    """What a trial's verdict says of the slowed benchmark (its status and change, in the mode's
+    metric) and which other benchmarks it failed."""
     metric = "instructions_per_op" if mode == "instructions" else "real_time"
-    target_rows = [r for r in verdict["rows"] if r["benchmark"] == config.target and r["metric"] == metric]
-    target = target_rows[0] if target_rows else {"status": status.MISSING, "delta_pct": None}
-    others = sorted({r["benchmark"] for r in verdict["rows"]
-                     if r.get("fails") and r["benchmark"] != config.target})
-    return Trial(mode, variant.slowdown_pct, index, code, target["status"], target.get("delta_pct"),
-                 others, round(seconds, 1))
+    target_rows = [r for r in verdict["rows"] if r["benchmark"] == target and r["metric"] == metric]
+    row = target_rows[0] if target_rows else {"status": status.MISSING, "delta_pct": None}
+    others = sorted({r["benchmark"] for r in verdict["rows"] if r.get("fails") and r["benchmark"] != target})
+    return row["status"], row.get("delta_pct"), others
 
 
 class Runner:
@@ -228,7 +224,11 @@ class Runner:
                 workloads = self.config.filter_regex or "."
                 gbjson.write(instr.measure(variant.instr, self.config.instr_ops, workloads), results)
             code = gate.check(self.baselines[mode], results, report_dir, self.gate_args)
-        return _outcome(self.config, mode, variant, index, code, report_dir, time.monotonic() - started)
+        seconds = round(time.monotonic() - started, 1)
+        if code not in (0, 1):
+            raise BenchRunError(f"selftest {mode} trial {index}: the gate exited {code} (bad input); see {report_dir}")
+        target_status, delta, others = _target_outcome(_verdict(report_dir), mode, self.config.target)
+        return Trial(mode, variant.slowdown_pct, index, code, target_status, delta, others, seconds)
 
 
 def summarise(trials: list[Trial]) -> list[dict[str, Any]]:
