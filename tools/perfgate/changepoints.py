@@ -41,10 +41,15 @@ Deterministic: the permutations come from a generator seeded by ``seed``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
+
+# A series or a sample: a list of floats or a 1-D array of them.
+Values = Sequence[float] | np.ndarray
+# A statistic of a batch of distance matrices (R, n, n): one value per matrix (R,).
+BatchStatistic = Callable[[np.ndarray], np.ndarray]
 
 # Two-sided 95% normal quantile, for the Hodges-Lehmann interval.
 Z_95 = 1.959963984540054
@@ -90,7 +95,7 @@ class ChangePoint:
     segment_after: tuple[int, int] = field(default=(0, 0))
 
 
-def detect(values: Sequence[float], settings: Settings | None = None) -> list[ChangePoint]:
+def detect(values: Values, settings: Settings | None = None) -> list[ChangePoint]:
     """Change points of one series in order, oldest first. NaNs are not allowed."""
     settings = settings or Settings()
     raw = np.asarray(values, dtype=float)
@@ -102,21 +107,31 @@ def detect(values: Sequence[float], settings: Settings | None = None) -> list[Ch
     if n < 2 * settings.min_segment:
         return []
     relative = bool(np.all(raw > 0))
-    x = np.log(raw) if relative else raw
+    series = _Series(raw, np.log(raw) if relative else raw, relative)
     rng = np.random.default_rng(settings.seed)
     candidates: dict[int, float] = {}
     for start, end in _windows(n, settings.window):
-        _segment(x, start, end, settings, rng, candidates)
+        _segment(series.x, start, end, settings, rng, candidates)
     points = _dedupe(candidates, settings.min_segment)
-    points = _prune(x, points, settings, rng)
+    points = _prune(series.x, points, settings, rng)
     out = []
     for i, (cp, p) in enumerate(points):
         lo = points[i - 1][0] if i else 0
         hi = points[i + 1][0] if i + 1 < len(points) else n
         lo = max(lo, cp - settings.window // 2)
         hi = min(hi, cp + settings.window // 2)
-        out.append(_describe(raw, x, cp, lo, hi, p, relative))
+        out.append(_describe(series, cp, (lo, hi), p))
     return [c for c in out if abs(c.change) >= settings.min_change or not c.relative]
+
+
+@dataclass(frozen=True)
+class _Series:
+    """A series as detection sees it: its values (`raw`), and `x`, what the tests run on: their
+    logarithms when all are positive (`relative`: a change is then a ratio), else `raw` itself."""
+
+    raw: np.ndarray
+    x: np.ndarray
+    relative: bool
 
 
 def _windows(n: int, window: int) -> list[tuple[int, int]]:
@@ -150,7 +165,7 @@ def _segment(x: np.ndarray, start: int, end: int, settings: Settings, rng: np.ra
     _segment(x, cp, end, settings, rng, found)
 
 
-def _robust(v: np.ndarray, settings: "Settings") -> np.ndarray:
+def _robust(v: np.ndarray, settings: Settings) -> np.ndarray:
     if settings.ranks:
         return _ranks(v)
     if settings.clip:
@@ -195,7 +210,7 @@ def _q_statistic(dist: np.ndarray, m: int) -> np.ndarray:
 
 
 def _permutation_p(dist: np.ndarray, observed: float, settings: Settings, rng: np.random.Generator,
-                   statistic) -> float:
+                   statistic: BatchStatistic) -> float:
     """(1 + #{permuted >= observed}) / (1 + permutations), stopping as soon as p >= alpha is certain."""
     n = dist.shape[0]
     limit = math.ceil(settings.alpha * (settings.permutations + 1))  # this many exceedances: p >= alpha
@@ -255,7 +270,8 @@ def _fixed_split_p(seg: np.ndarray, tau: int, settings: Settings, rng: np.random
     return _permutation_p(dist, observed, settings, rng, q_at)
 
 
-def _fixed_q(tau: int):
+def _fixed_q(tau: int) -> BatchStatistic:
+    """The energy statistic of the split at `tau`, per matrix of a batch."""
     def q(dist: np.ndarray) -> np.ndarray:
         n = dist.shape[-1]
         left, right = float(tau), float(n - tau)
@@ -267,18 +283,18 @@ def _fixed_q(tau: int):
     return q
 
 
-def _describe(raw: np.ndarray, x: np.ndarray, cp: int, lo: int, hi: int, p: float,
-              relative: bool) -> ChangePoint:
-    before, after = x[lo:cp], x[cp:hi]
-    shift, low, high = hodges_lehmann(before, after)
-    if relative:
+def _describe(series: _Series, cp: int, segment: tuple[int, int], p: float) -> ChangePoint:
+    """The change at `cp` between the points of `segment`, [lo, hi), on either side of it."""
+    lo, hi = segment
+    shift, low, high = hodges_lehmann(series.x[lo:cp], series.x[cp:hi])
+    if series.relative:
         shift, low, high = math.expm1(shift), math.expm1(low), math.expm1(high)
-    return ChangePoint(index=cp, p_value=p, before=float(np.median(raw[lo:cp])), after=float(np.median(raw[cp:hi])),
-                       change=shift, ci_low=low, ci_high=high, relative=relative,
-                       segment_before=(lo, cp), segment_after=(cp, hi))
+    return ChangePoint(index=cp, p_value=p, before=float(np.median(series.raw[lo:cp])),
+                       after=float(np.median(series.raw[cp:hi])), change=shift, ci_low=low, ci_high=high,
+                       relative=series.relative, segment_before=(lo, cp), segment_after=(cp, hi))
 
 
-def hodges_lehmann(before: Sequence[float], after: Sequence[float]) -> tuple[float, float, float]:
+def hodges_lehmann(before: Values, after: Values) -> tuple[float, float, float]:
     """Shift estimate of `after` over `before` and its 95% distribution-free interval."""
     a, b = np.asarray(before, dtype=float), np.asarray(after, dtype=float)
     diffs = np.sort((b[None, :] - a[:, None]).ravel())
