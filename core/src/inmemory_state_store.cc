@@ -227,16 +227,15 @@ Status InMemoryStateStore::Insert(std::string_view key, std::string_view value, 
       Rehash((live_count_ + 1) * 8 > capacity * 3 ? capacity * 2 : capacity);
     }
     const std::size_t slot = FindInsertSlot(hash);
-    Entry* e = NewRecord(key, value);
-    // Should this throw, the record just written becomes dead space. The
-    // end() hint makes ascending inserts (the common bulk-load order)
-    // O(1); any other key costs one extra comparison.
+    Entry* e;
     if (ordered_deleted_ == 0) [[likely]] {
+      e = NewRecord(key, value);
+      // Should this throw, the record just written becomes dead space. The
+      // end() hint makes ascending inserts (the common bulk-load order)
+      // O(1); any other key costs one extra comparison.
       ordered_.insert(ordered_.end(), OrderedRef{KeyPrefix(key), e});
-    } else if (auto it = ordered_.insert(ordered_.end(), OrderedRef{KeyPrefix(key), e}); it->entry != e) {
-      // The key was deleted and its element kept (see del()): reuse it.
-      it->entry = e;
-      --ordered_deleted_;
+    } else {
+      e = InsertWithDeleted(key, value);
     }
     if (slots_[slot] == kTombstone) --tombstones_;
     slots_owner_[slot] = MakeSlot(hash, e);
@@ -249,6 +248,30 @@ Status InMemoryStateStore::Insert(std::string_view key, std::string_view value, 
   live_kv_bytes_ += key.size() + value.size();
   live_record_bytes_ += RecordSize(key.size(), value.size());
   return Status::OK();
+}
+
+Entry* InMemoryStateStore::InsertWithDeleted(std::string_view key, std::string_view value) {
+  // The key may have been deleted with its record and ordered element kept
+  // (see del()): then the element is reused, and so is the record when the
+  // value fits in it, which also gives its bytes back to the live count (a
+  // delete-and-put-back cycle leaves no dead bytes and so never compacts).
+  const auto it = ordered_.lower_bound(KeyProbe{KeyPrefix(key), key});
+  if (it == ordered_.end() || !it->entry->deleted() || it->entry->key() != key) {
+    Entry* e = NewRecord(key, value);
+    ordered_.insert(it, OrderedRef{KeyPrefix(key), e});
+    return e;
+  }
+  Entry* e = it->entry;
+  if (value.size() <= e->deleted_value_room()) {
+    // A deleted record is reachable from no view a caller may still use.
+    if (!value.empty()) std::memcpy(e->value_data(), value.data(), value.size());
+    e->set_value_size(static_cast<std::uint32_t>(value.size()));
+  } else {
+    e = NewRecord(key, value);
+    it->entry = e;
+  }
+  --ordered_deleted_;
+  return e;
 }
 
 Status InMemoryStateStore::del(std::string_view key) {

@@ -131,11 +131,16 @@ class Entry {
     byte_io::StoreU32(base() + 4, value_size);
   }
   void set_value_size(std::uint32_t value_size) { byte_io::StoreU32(base() + 4, value_size); }
-  // A deleted record whose ordered-index element has not been dropped yet.
-  // Its key bytes stay intact (the index still compares them).
-  static constexpr std::uint32_t kDeletedValueSize = 0xFFFF'FFFF;
-  bool deleted() const { return value_size() == kDeletedValueSize; }
-  void mark_deleted() { set_value_size(kDeletedValueSize); }
+  // A deleted record whose ordered-index element has not been dropped yet:
+  // the value length's top bit (kMaxValueSize < 2^31) is set and the other
+  // bits keep the length the record had, so a re-insert of the key can reuse
+  // the record when the new value fits. Its key bytes stay intact (the index
+  // still compares them).
+  static constexpr std::uint32_t kDeletedBit = 0x8000'0000;
+  bool deleted() const { return (value_size() & kDeletedBit) != 0; }
+  void mark_deleted() { set_value_size(value_size() | kDeletedBit); }
+  // REQUIRES: deleted(). The value bytes the record has room for.
+  std::uint32_t deleted_value_room() const { return value_size() & ~kDeletedBit; }
 
   const char* key_data() const { return base() + kHeaderSize; }
   char* key_data() { return base() + kHeaderSize; }
@@ -386,6 +391,9 @@ class InMemoryStateStore final : public StateStore {
 
   static Status RejectOversize(std::size_t key_size, std::size_t value_size);
   Entry* NewRecord(std::string_view key, std::string_view value);
+  // Insert()'s record and ordered element when deleted keys are still in the
+  // ordered index.
+  Entry* InsertWithDeleted(std::string_view key, std::string_view value);
   Status Insert(std::string_view key, std::string_view value, std::uint64_t hash);
   Status Overwrite(std::size_t slot, std::string_view key, std::string_view value, std::uint64_t hash);
   // Rebuilds the hash table with `capacity` slots from the ordered index.
