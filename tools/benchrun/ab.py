@@ -1,43 +1,39 @@
 """Same-run A/B: two builds measured in rounds on one machine, judged on paired rounds.
 
-A wall-time baseline recorded minutes (or machines) away cannot hold a 10% line on
-a shared runner: the whole VM slows down by up to 2-3x for minutes at a time. So
-the pull-request check measures the base revision and the head revision in the
-same job, in rounds, and the gate judges the per-round ratios head/base (an exact
-sign test over the rounds).
+Contract: ``judge`` measures base and head in ``AbSettings.rounds`` rounds, merges each
+side's rounds into one Google Benchmark JSON file (REPORT_DIR/ab/base.json, head.json),
+runs ``perfgate check --mode ab`` on them and returns its exit code (0, 1 or 2; the
+details are in REPORT_DIR/verdict.json). A run that cannot be carried out (a binary
+that fails, a filter that matches nothing, an unknown schedule) raises BenchRunError.
 
-Two schedules:
+Schedules:
 
-``paired`` (the default). For every benchmark of the profile, base and head run it
-at the same time in two processes pinned to the *same* CPU, so the kernel
-time-slices them against each other every few milliseconds and whatever slows that
-CPU (a neighbour on its hyperthread sibling, the host) slows both alike; each side
-is timed by its own CPU time (``real_time`` in the merged files holds Google
-Benchmark's ``cpu_time``; the wall time of the shared run is kept as
-``shared_real_time``). One such pair runs per CPU at a time. Measured here (6
-rounds of the quick profile, A/A): the spread of the per-round ratio, sd(log), has a
-median of 0.026 over the benchmarks, against 0.245 for ``sequential``, and a round
-takes 20 s instead of 29 s. Time blocked on the disk (the msync of
-``state_put_mmap_flush``) is not CPU time, so this schedule does not see it.
+``paired`` (the default): in each round, base and head run each benchmark at the same
+time in two processes pinned to the same CPU, one pair per usable CPU at a time (a
+10M-key or 100MB benchmark alone), base or head started first by turns. Each side is
+timed by its own CPU time: ``real_time`` in the merged files holds Google Benchmark's
+``cpu_time`` and the wall time of the shared run is kept as ``shared_real_time``, so
+time blocked on the disk is not seen. Each side's benchmark files go to its own tmpfs
+directory (SCRATCH_NOTE). A benchmark only one binary has runs alone on that side (the
+gate sees it as new, or as missing from head).
 
-``sequential``: each round runs the whole profile once per binary, one after the
-other, ordered A B, B A, ... (an ABBA design cancels a linear drift), timed by wall
-time. Slow spells of the machine last from tens of milliseconds to seconds, so
-base and head of one round often meet different ones.
+``sequential``: each round runs the whole profile once per binary, ordered A B, B A, ...
+(an ABBA design cancels a linear drift), timed by wall time.
 
-Both schedules give base and head of a round the same hash seed for the stores
-they build (``STATESTORE_BENCH_HASH_SEED``, benches/hash_seed.h), a different one
-each round. With a random seed per process, the same binary timed a 1K-key get
-from 0.75x to 1.41x of itself across the pairs of one A/A run (the seed decides
-which keys share a probe sequence); with a shared seed the pair compares the two
-builds on one layout, and the rounds still sample several layouts. A base built
-before the variable existed ignores it (and draws random seeds, as before).
+Both sides of a round build their stores with the same hash seed
+(``STATESTORE_BENCH_HASH_SEED``, benches/hash_seed.h), fixed per pass and round and
+different across rounds, so a rerun measures the same layouts; a base built before the
+variable existed ignores it. The peer benchmarks (PEER_PREFIX) are left out unless
+``AbSettings.peers`` asks for them or a filter names only them.
 
-Benchmarks the gate flags as regressed, and those whose first-pass estimate is
-slower by more than half the threshold without being judged regressed, are then run
-again for more rounds (confirm-before-fail); their new samples are appended on both
-sides and the gate judges again on all of them, marking each first-pass regression
-as confirmed or not reproduced.
+Confirm-before-fail: the benchmarks the first pass flags (judged regressed, or slower by
+more than half the threshold: perfgate.status.is_suspect) run again for
+``confirm_rounds`` rounds; their new rounds are appended on both sides and the gate
+judges all of them with ``--confirm-from`` the first verdict, marking each first-pass
+regression confirmed or not reproduced.
+
+Why these choices, with what was measured: README.md, "What to do when results are
+noisy" and "The gate measured: false alarms and caught slowdowns".
 """
 
 from __future__ import annotations
@@ -192,14 +188,10 @@ def scratch_root(min_free_bytes: int = 1 << 30) -> Path | None:
     return shm
 
 
-# Why the A/B puts the benchmarks' files on tmpfs, one directory per side. Measured (16 A/A
-# paired rounds, two builds of one commit, 2 vCPU AMD EPYC VM, loaded): with both sides'
-# files in /tmp on ext4, state_restore/mmap/1MB's per-round ratio head/base ranged
-# 0.53-1.94 (sd(log) 0.44): each restore writes a fresh file and renames it over the old
-# one, which makes ext4 start writing the new one back (auto_da_alloc), and the block-I/O
-# completions of one side are charged to whichever process is on the shared CPU. With each
-# side's files in its own tmpfs directory: 0.97-1.05 (sd(log) 0.023). The 10M-key and
-# 100MB benchmarks keep the default TMPDIR (their files would take gigabytes of RAM).
+# Each side's benchmark files on tmpfs, in a directory of its own: on a disk file system the
+# writeback one side's file writes start is charged to whichever process is on the shared CPU
+# (README.md, "The default check, two builds"). The 10M-key and 100MB benchmarks keep the
+# default TMPDIR: their files would take gigabytes of RAM.
 SCRATCH_NOTE = "benchmarks' files on tmpfs, one directory per side (large ones: default TMPDIR)"
 
 

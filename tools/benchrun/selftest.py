@@ -19,9 +19,9 @@ The reference build ("A") is compiled with the slowdown hook present but
 matching no benchmark, so A and B differ in nothing but the injected work. As a
 pull request's `BASE=` does, A and every B come from two separate checkouts of
 HEAD (git worktrees build/selftest-src-a and -b) and two build directories: the
-A/A case compares two builds, not one binary with itself (with the source path as
-a literal in the code, two such builds once differed by 4% on a snapshot
-benchmark from code layout alone; benches/source_dir.cc.in).
+A/A case compares two builds, not one binary with itself (two builds can differ by
+their code layout alone, which is why benches/source_dir.cc.in keeps the source path
+out of the benchmarks' code; README.md, "The default check, two builds").
 Trials run case by case inside each trial index (A/A, 5%, 10%, ... then the
 next index), so a slow spell of the shared machine spreads over all cases.
 

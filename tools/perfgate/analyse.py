@@ -60,8 +60,8 @@ class MetricRule:
     default_threshold: float | None = None  # None: the gate's --threshold
 
 
-# The metrics that get a relative (baseline vs current) verdict. Issue 6's
-# instruction counts are already a rule: deterministic, 2% threshold.
+# The metrics that get a relative (baseline vs current) verdict. Instruction counts
+# (benchrun instr, callgrind) are deterministic: compared on the median, 2% threshold.
 METRIC_RULES: dict[str, MetricRule] = {
     "real_time": MetricRule("time", "ns", u_test=True),
     "instructions_per_op": MetricRule("instructions", "instr", u_test=False, default_threshold=0.02),

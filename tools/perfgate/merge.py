@@ -11,8 +11,8 @@ so far (ties: the lower shard number; equal durations: name order), so the same
 inputs always give the same plan and the shards finish close together. The
 duration of a benchmark is the time Google Benchmark measured for it: the sum
 over its repetitions of iterations x time per iteration (the fixture setup
-outside the timed loop is not in the file; on the full profile the measured part
-is 274 s of a 7 min 47 s run). Each shard runs
+outside the timed loop is not in the file, so a shard of heavy fixtures runs longer
+than planned; README.md, "Shards", has the measured share). Each shard runs
 ``state_bench --benchmark_filter=<its filter>``.
 
 `merge` checks the shard files against the plan and writes one Google Benchmark

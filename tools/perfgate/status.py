@@ -1,7 +1,7 @@
 """Status names of a verdict row and the rules stated on them, in one place.
 
 The meaning of each status (the status table) is in tools/perfgate/README.md,
-"Statuses"; decide.py assigns them, render.py shows them, benchrun reads them.
+"Verdicts"; decide.py assigns them, render.py shows them, benchrun reads them.
 """
 
 from __future__ import annotations
