@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchrun.errors import BenchRunError
+from perfgate.fmt import md_text, workflow_data, workflow_property
 
 CAUSES = {
     0: "passed",
@@ -41,31 +42,15 @@ def parse_check(text: str) -> Check:
     return Check(name, code, line)
 
 
-def escape_data(text: str) -> str:
-    """A workflow command's message: GitHub reads %, CR and LF in it as encodings."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def escape_property(text: str) -> str:
-    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
-
-
-def _md(text: str) -> str:
-    out = text
-    for ch in "\\`*_[]<>|#":
-        out = out.replace(ch, "\\" + ch)
-    return out
-
-
 def annotation_lines(checks: list[Check]) -> list[str]:
     out = []
     for c in checks:
         if c.code in (1, 2):
-            title = escape_property(f"perf gate ({c.name}): {CAUSES[c.code]}")
-            out.append(f"::error title={title}::{escape_data(c.line or CAUSES[c.code])}")
+            title = workflow_property(f"perf gate ({c.name}): {CAUSES[c.code]}")
+            out.append(f"::error title={title}::{workflow_data(c.line or CAUSES[c.code])}")
         elif c.code not in (0, None):
-            out.append(f"::error title={escape_property(f'perf gate ({c.name})')}::"
-                       f"{escape_data(f'exited {c.code}: ' + (c.line or 'see the log'))}")
+            out.append(f"::error title={workflow_property(f'perf gate ({c.name})')}::"
+                       f"{workflow_data(f'exited {c.code}: ' + (c.line or 'see the log'))}")
     return out
 
 
@@ -76,7 +61,7 @@ def summary(checks: list[Check]) -> str:
             result = "not run"
         else:
             result = CAUSES.get(c.code, f"exited {c.code}")
-        lines.append(f"| {_md(c.name)} | {_md(result)} | {_md(c.line) if c.line else ''} |")
+        lines.append(f"| {md_text(c.name)} | {md_text(result)} | {md_text(c.line) if c.line else ''} |")
     return "\n".join(lines) + "\n"
 
 

@@ -44,6 +44,7 @@ from perfgate import results as perfgate_results
 from perfgate import targets as perfgate_targets
 from perfgate import verdict
 from perfgate.errors import PerfGateError
+from perfgate.fmt import md_code, md_text
 
 TIMING_PROFILES = ("tiny", "quick", "full")
 PROFILES = (*TIMING_PROFILES, "instructions")
@@ -430,29 +431,21 @@ def _only_instructions(opts: Options, outcome: Outcome) -> None:
 
 
 def decision_markdown(outcome: Outcome) -> str:
-    lines = ["### What the perf gate compared", "", _md(outcome.line.removeprefix("perf-gate: ")), ""]
+    lines = ["### What the perf gate compared", "", md_text(outcome.line.removeprefix("perf-gate: ")), ""]
     if outcome.changed_inputs:
-        shown = ", ".join(f"`{_md(p)}`" for p in outcome.changed_inputs[:8])
+        shown = ", ".join(md_code(p, table=False) for p in outcome.changed_inputs[:8])
         more = f" and {len(outcome.changed_inputs) - 8} more" if len(outcome.changed_inputs) > 8 else ""
         lines += [f"Changed inputs of the benchmarks: {shown}{more}.", ""]
     if outcome.compared:
-        lines += [f"Inputs compared: {_md(outcome.compared)}.", ""]
+        lines += [f"Inputs compared: {md_text(outcome.compared)}.", ""]
     if outcome.commits > 1:
         lines += [f"The range holds {outcome.commits} commits: a regression is the range's, not necessarily "
                   f"its last commit's.", ""]
     if outcome.notes:
-        lines += [f"- {_md(note)}" for note in outcome.notes] + [""]
+        lines += [f"- {md_text(note)}" for note in outcome.notes] + [""]
     checks = ", ".join(f"{name} exit {code}" for name, code in outcome.checks.items()) or "none ran"
     lines += [f"Checks: {checks}; overall exit {outcome.exit_code}.", ""]
     return "\n".join(lines)
-
-
-def _md(text: str) -> str:
-    """Markdown-inert text: what we did not write ourselves (ref names, paths) cannot format."""
-    out = text
-    for ch in "\\`*_[]<>|#":
-        out = out.replace(ch, "\\" + ch)
-    return out
 
 
 def _finish(opts: Options, outcome: Outcome, started: float) -> Outcome:

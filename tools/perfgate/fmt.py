@@ -1,4 +1,5 @@
-"""Formatting of numbers for every output (console, summary.md, report.html, charts).
+"""Formatting of numbers, and escaping of text we did not write, for every output (console,
+summary.md, report.html, charts, workflow commands).
 
 Pure functions of plain values: no verdict types, no I/O. ``None`` and non-finite
 values print as "-".

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from perfgate.errors import PerfGateError
+from perfgate.fmt import md_code, md_text
 
 FORMAT = "statestore-profile/1"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -169,22 +170,9 @@ def summary_lines(doc: dict[str, Any] | None) -> list[str]:
     if doc is None:
         return []
     if doc.get("status") not in ("ok",) and not doc.get("benchmarks"):
-        return ([md_escape(f"Differential profile: {doc.get('status')}: {doc.get('reason')}"), ""]
+        return ([md_text(f"Differential profile: {doc.get('status')}: {doc.get('reason')}"), ""]
                 if doc.get("status") != "none" else [])
     out = ["**Why** (differential callgrind profile, base → head, same operation count):", ""]
     for name, text in contributors(doc).items():
-        out.append(f"- `{name.replace('`', '')}`: {md_escape(text)}")
+        out.append(f"- {md_code(name, table=False)}: {md_text(text)}")
     return out + [""]
-
-
-_MD_SPECIAL = "\\`*_[]<>|"
-
-
-def md_escape(text: str) -> str:
-    """Text for Markdown: its special characters backslash-escaped, one line."""
-    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in text.replace("\n", " "))
-
-
-def workflow_escape(text: str) -> str:
-    """Text for the message of a GitHub workflow command (::error ...::message)."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
