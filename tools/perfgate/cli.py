@@ -124,6 +124,9 @@ def _add_history(hist: argparse.ArgumentParser) -> None:
     hmerge = hsub.add_parser("merge", help="add the runs of another copy of the history that this one lacks")
     hmerge.add_argument("--history", type=Path, default=default)
     hmerge.add_argument("--from", dest="other", type=Path, required=True)
+    hmigrate = hsub.add_parser("migrate", help=f"upgrade a history to schema version {history.SCHEMA_VERSION} "
+                                               "(one transaction; a writing command also does it first)")
+    hmigrate.add_argument("--history", type=Path, default=default)
     from perfgate import history_sync
     history_sync.add_arguments(hsub.add_parser("sync", help="merge into a git branch's history file and push it "
                                                              "(retried; never drops a concurrent run)"))
@@ -270,7 +273,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     if args.history_command == "sync":
         from perfgate import history_sync
         return history_sync.command(args)
-    if args.history_command in ("compact", "merge"):
+    if args.history_command in ("compact", "merge", "migrate"):
         from perfgate import compaction
         return compaction.command(args)
     pruned = history.prune(args.history, keep=args.keep, older_than_days=args.older_than, dry_run=args.dry_run)

@@ -82,6 +82,9 @@ class RunData:
     skipped: dict[str, str]  # benchmark -> error message
     order: list[str]  # benchmarks in file order (incl. skipped)
     meta: dict[str, Any] = field(default_factory=dict)  # baseline keys, if any
+    # Seconds each benchmark measured: iterations x real time, summed over its repetitions (rows
+    # without a usable iterations count add nothing). The fixture setup outside the timed loop is not in it.
+    durations: dict[str, float] = field(default_factory=dict)
 
     @property
     def benchmarks(self) -> list[str]:
@@ -252,6 +255,7 @@ class _Rows:
         self._seen_reps: set[tuple[str, int]] = set()
         self._seen_aggs: set[tuple[str, str]] = set()
         self._next_rep: dict[str, int] = {}
+        self.durations: dict[str, float] = {}
 
     def _error(self, message: str) -> PerfGateError:
         return PerfGateError(f"{self.what} file {self.path}: {message}")
@@ -302,6 +306,13 @@ class _Rows:
         self._seen_reps.add((name, rep))
         for metric, value in self._metrics(row, scale, name):
             self.samples.append((name, metric, rep, value))
+            if metric == "real_time":
+                self._add_duration(name, row.get("iterations"), value)
+
+    def _add_duration(self, name: str, iterations: Any, real_time_ns: float) -> None:
+        count = fileio.as_number(iterations)
+        if count is not None and 0 <= count < math.inf:
+            self.durations[name] = self.durations.get(name, 0.0) + count * real_time_ns * 1e-9
 
     def _metrics(self, row: dict[str, Any], scale: float, name: str) -> list[tuple[str, float]]:
         if "real_time" not in row:
@@ -339,4 +350,5 @@ class _Rows:
             aggregates=pd.DataFrame(self.aggregates, columns=AGGREGATE_COLUMNS),
             skipped=skipped,
             order=self.order,
+            durations={name: secs for name, secs in self.durations.items() if math.isfinite(secs)},
         )

@@ -6,8 +6,8 @@ Generates, in a temporary directory, a baseline and a results file of
 --benchmarks benchmarks x --repetitions repetitions (Google Benchmark JSON
 shaped like state_bench's, with allocs_per_op and p99_ns counters; 5% of the
 benchmarks slowed by 20%) and a history of --history-runs runs (every
-repetition of every benchmark, written straight into the history schema, which
-is much faster than recording them one by one). Then times the whole command
+repetition of every benchmark, written in one transaction through history.Writer,
+which is much faster than recording them one by one). Then times the whole command
 line, `python3 -m perfgate check ...` in a subprocess (interpreter start,
 imports, loading, deciding, recording, trends, rendering), --runs times, each
 against its own copy of the history, and prints min/median/max.
@@ -22,7 +22,6 @@ import json
 import os
 import random
 import shutil
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -65,28 +64,23 @@ def _doc(names: list[str], reps: int, rng: random.Random, slow: set[str], commit
 
 
 def generate_history(path: Path, names: list[str], reps: int, runs: int, rng: random.Random) -> None:
-    with history.connect(path):
-        pass  # creates the schema
-    conn = sqlite3.connect(path)
-    conn.execute("PRAGMA synchronous = OFF")
     start = datetime(2024, 1, 1, tzinfo=timezone.utc)
     centers = {n: 50.0 + (zlib.crc32(n.encode()) % 400) for n in names}
-    with conn:
+    with history.connect(path) as conn, history.transaction(conn):  # one transaction: one sync to disk
+        writer = history.Writer(conn)
         for run in range(1, runs + 1):
             when = (start + timedelta(hours=12 * run)).isoformat()
-            history.insert_run(conn, (when, when, f"{run:040x}", "main", "false", MACHINE, "quick", "Release",
-                                      "GNU 12.2.0", "baseline", "pass", "generated"), run_id=run)
+            writer.run((when, when, f"{run:040x}", "main", "false", MACHINE, "quick", "Release", "GNU 12.2.0",
+                        "baseline", "pass", "generated"), run_id=run)
             samples, summary = [], []
             drift = 1 + 0.05 * ((run % 50) / 50)
             for name in names:
                 values = [centers[name] * drift * rng.uniform(0.97, 1.03) for _ in range(reps)]
-                samples += [(run, name, "real_time", i, v) for i, v in enumerate(values)]
-                med = statistics.median(values)
-                summary.append((run, name, "real_time", reps, med, sum(values) / reps, min(values), max(values),
-                                "unchanged"))
-            conn.executemany("INSERT INTO samples VALUES (?,?,?,?,?)", samples)
-            conn.executemany("INSERT INTO summary VALUES (?,?,?,?,?,?,?,?,?)", summary)
-    conn.close()
+                samples.append((name, "real_time", history.pack(values)))
+                summary.append((name, "real_time", reps, statistics.median(values), sum(values) / reps, min(values),
+                                max(values), "unchanged", 1e-3 * sum(values)))  # 1e6 iterations of ns
+            writer.points(run, summary)
+            writer.samples(run, samples)
 
 
 def main(args: argparse.Namespace) -> int:

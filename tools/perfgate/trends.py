@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import math
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,10 +32,9 @@ from typing import Any, Iterable
 
 import jinja2
 
-from perfgate import changepoints
+from perfgate import changepoints, history as history_file
 from perfgate.errors import PerfGateError
 from perfgate.fileio import write_atomic
-from perfgate.history import SCHEMA_VERSION
 from perfgate.targets import EMPTY_TARGETS, TARGET_METRICS, Targets, load_targets
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -111,32 +109,6 @@ class Site:
     runs: list[dict[str, Any]]
     series: list[Series]
     changes: list[Change]
-
-
-def read_history(path: Path | str) -> tuple[list[dict[str, Any]], list[tuple]]:
-    """(runs in recording order, summary rows (run_id, benchmark, metric, n, median, min, max)).
-
-    Read-only (the history module's connect() would create a missing schema), schema version checked."""
-    path = Path(path)
-    if not path.is_file():
-        raise PerfGateError(f"history {path} does not exist")
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    except sqlite3.Error as exc:
-        raise PerfGateError(f"cannot open history {path}: {exc}") from None
-    try:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, SCHEMA_VERSION):
-            raise PerfGateError(f"history {path} has schema version {version}; this perfgate reads {SCHEMA_VERSION}")
-        runs = [dict(zip(("id", "recorded_at", "run_date", "commit_sha", "machine", "profile", "mode"), r))
-                for r in conn.execute("SELECT id, recorded_at, run_date, commit_sha, machine, profile, mode"
-                                      " FROM runs ORDER BY recorded_at, id")]
-        rows = conn.execute("SELECT run_id, benchmark, metric, n, median, min, max FROM summary").fetchall()
-    except sqlite3.DatabaseError as exc:
-        raise PerfGateError(f"history {path} is not a perfgate history: {exc}") from None
-    finally:
-        conn.close()
-    return runs, rows
 
 
 def build_series(runs: list[dict[str, Any]], rows: Iterable[tuple], targets: Targets = EMPTY_TARGETS) -> list[Series]:
@@ -250,7 +222,7 @@ def _mark_machine_wide(changes: list[Change], series: list[Series], runs: list[d
 
 def build_site(history: Path | str, targets: Targets = EMPTY_TARGETS,
                settings: changepoints.Settings | None = None) -> Site:
-    runs, rows = read_history(history)
+    runs, rows = history_file.read_all(history)
     series = build_series(runs, rows, targets)
     return Site(runs=runs, series=series, changes=find_changes(runs, series, settings))
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import TOOLS, scaled, with_context, write
+from conftest import REAL_RESULTS, TOOLS, scaled, with_context, write
 from perfgate import compaction, history, load
 from perfgate.__main__ import run as perfgate
 from perfgate.errors import PerfGateError
@@ -25,7 +25,8 @@ def record(db, tmp_path, real_doc, i, profile="quick", day=None):
 
 def counts(db):
     con = sqlite3.connect(db)
-    out = {t: con.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("runs", "samples", "summary")}
+    out = {t: con.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("runs", "summary")}
+    out["samples"] = con.execute("SELECT COALESCE(SUM(length(reps)), 0) / 8 FROM samples").fetchone()[0]
     out["runs_with_samples"] = con.execute("SELECT COUNT(DISTINCT run_id) FROM samples").fetchone()[0]
     con.close()
     return out
@@ -108,21 +109,24 @@ def test_compaction_gives_the_space_back(tmp_path, real_doc):
     for i in range(12):
         record(path, tmp_path, real_doc, i)
     result = compaction.compact(path, keep=2)
-    assert result.bytes_after < result.bytes_before * 0.6
+    assert result.bytes_before - result.bytes_after >= 8 * result.samples_deleted > 0  # 8 bytes a repetition
+    assert sqlite3.connect(path).execute("PRAGMA freelist_count").fetchone()[0] == 0
 
 
 def test_samples_without_a_summary_are_refused_and_nothing_changes(db):
     con = sqlite3.connect(db)
-    con.execute("DELETE FROM summary WHERE run_id = 1 AND benchmark = ?", (GET,))
+    con.execute("DELETE FROM summary WHERE run_id = 1 AND series = (SELECT id FROM series WHERE benchmark = ?"
+                " AND metric = 'real_time')", (GET,))
     con.commit()
     con.close()
     snapshot = dump(db)
-    with pytest.raises(PerfGateError, match=f"run 1 has samples of {GET} .* without a summary row; refusing"):
+    with pytest.raises(PerfGateError, match=f"is damaged: run 1 has repetitions of {GET} real_time without a "
+                                            "summary row$"):
         compaction.compact(db, keep=1)
     assert dump(db) == snapshot
 
 
-def test_compacting_what_is_not_a_history_names_the_file(tmp_path):
+def test_compacting_or_merging_what_is_not_a_history_names_the_file(tmp_path, db):
     with pytest.raises(PerfGateError, match="does not exist"):
         compaction.compact(tmp_path / "none.sqlite")
     junk = tmp_path / "junk.sqlite"
@@ -131,8 +135,14 @@ def test_compacting_what_is_not_a_history_names_the_file(tmp_path):
         compaction.compact(junk)
     other = tmp_path / "other.sqlite"
     sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.commit()
-    with pytest.raises(PerfGateError, match="is not a perfgate history \\(no table runs, samples, summary\\)"):
+    with pytest.raises(PerfGateError, match=r"is an SQLite file of something else \(tables: t\), not a perfgate "):
         compaction.compact(other)
+    snapshot = dump(db)
+    with pytest.raises(PerfGateError, match=f"history {other} is an SQLite file of something else"):
+        compaction.merge(db, other)
+    with pytest.raises(PerfGateError, match=f"history {junk} is not usable"):
+        compaction.merge(db, junk)
+    assert dump(db) == snapshot
     with pytest.raises(PerfGateError, match="must be >= 0"):
         compaction.compact(other, keep=-1)
 
@@ -164,3 +174,30 @@ def test_merging_keeps_a_compacted_run_compacted(tmp_path, real_doc, db):
     compaction.compact(db, keep=1)
     assert compaction.merge(db, other) == 0
     assert counts(db)["runs_with_samples"] == 2
+
+
+def test_an_interrupted_merge_leaves_the_history_as_it_was(tmp_path, real_doc, db):
+    other = tmp_path / "o.sqlite"
+    shutil.copy(db, other)
+    record(other, tmp_path, real_doc, 40, day=30)
+    snapshot = dump(db)
+
+    def interrupt():
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        compaction.merge(db, other, before_commit=interrupt)
+    assert dump(db) == snapshot
+
+
+def test_two_runs_alike_in_everything_but_their_uid_are_both_kept(tmp_path, db):
+    """Two jobs recording the same results file in the same second are two runs (version 1
+    matched runs by recorded_at, commit, machine, profile, mode and source, and kept one)."""
+    a, b = tmp_path / "a.sqlite", tmp_path / "b.sqlite"
+    shutil.copy(db, a)
+    shutil.copy(db, b)
+    run = load.load_results(REAL_RESULTS)
+    for path in (a, b):
+        history.record(path, run, recorded_at="2026-01-30T00:00:00+00:00")
+    assert compaction.merge(a, b) == 1
+    assert counts(a)["runs"] == 13

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from conftest import REAL_RESULTS, scaled, with_context, write
+from conftest import REAL_RESULTS, load_doc, scaled, with_context, write
 from perfgate import history, load
 from perfgate.errors import PerfGateError
 
@@ -23,21 +23,50 @@ def record_n(path, n, real_doc, tmp_path, start_day=1):
     return ids
 
 
-def test_a_recorded_run_keeps_every_repetition_and_a_summary(tmp_path):
+def test_a_recorded_run_keeps_every_repetition_a_summary_and_the_measured_time(tmp_path):
     db = tmp_path / "h.sqlite"
-    run_id = history.record(db, load.load_results(REAL_RESULTS), statuses={GET: "unchanged"})
-    con = sqlite3.connect(db)
-    reps = con.execute("SELECT COUNT(*) FROM samples WHERE run_id=? AND benchmark=? AND metric='real_time'",
-                       (run_id, GET)).fetchone()[0]
-    n, status = con.execute("SELECT n, status FROM summary WHERE run_id=? AND benchmark=? AND metric='real_time'",
-                            (run_id, GET)).fetchone()
-    commit, machine, profile = con.execute("SELECT commit_sha, machine, profile FROM runs").fetchone()
-    assert (reps, n, status) == (5, 5, "unchanged")
+    run = load.load_results(REAL_RESULTS)
+    run_id = history.record(db, run, statuses={GET: "unchanged"})
+    with history.connect(db, write=False) as con:
+        reps = {(b, m): history.unpack(blob) for b, m, blob in history.read_samples(con, run_id)}
+        points = {(p[0], p[1]): dict(zip(history.POINT_COLUMNS, p)) for p in history.read_points(con, run_id)}
+        commit, machine, profile = con.execute("SELECT commit_sha, machine, profile FROM runs").fetchone()
+        assert history.schema_version(con) == 2
+    assert reps[(GET, "real_time")] == list(run.samples_by_repetition(GET, "real_time").values())
+    get = points[(GET, "real_time")]
+    assert (get["n"], get["status"], get["median"]) == (5, "unchanged", run.center(GET, "real_time"))
+    # the benchmark's measured time: iterations x real time over its 5 repetitions
+    rows = [r for r in load_doc()["benchmarks"] if r["run_name"] == GET and r["run_type"] == "iteration"]
+    assert get["seconds"] == pytest.approx(sum(r["iterations"] * r["real_time"] * 1e-9 for r in rows))
+    assert points[(GET, "p99_ns")]["seconds"] is None and points[(GET, "p99_ns")]["status"] is None
     assert (commit, machine, profile) == ("0123456789abcdef0123456789abcdef01234567",
                                           "AMD EPYC 7B13|2 cpus|24 GiB", "quick")
     # A rollback journal, not a WAL: history.sqlite alone holds the committed run (CI copies that one file).
+    con = sqlite3.connect(db)
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
     assert not db.with_name(db.name + "-wal").exists()
+
+
+def test_each_name_is_stored_once_and_each_run_x_series_is_one_row(tmp_path, real_doc):
+    db = tmp_path / "h.sqlite"
+    record_n(db, 3, real_doc, tmp_path)
+    con = sqlite3.connect(db)
+    series = con.execute("SELECT COUNT(*) FROM series").fetchone()[0]
+    assert con.execute("SELECT COUNT(*) FROM summary").fetchone()[0] == 3 * series
+    assert con.execute("SELECT COUNT(*) FROM samples").fetchone()[0] == 3 * series
+    assert {r[0] for r in con.execute("SELECT length(reps) FROM samples")} == {5 * 8}
+
+
+def test_the_measured_times_of_the_newest_runs_are_the_shard_planners_durations(tmp_path, real_doc):
+    db = tmp_path / "h.sqlite"
+    for i, factor in enumerate([1.0, 3.0, 2.0, 2.0, 2.0]):  # the oldest of the 5 falls out of last=4
+        doc = with_context(scaled(real_doc, factor), statestore_git_commit=f"c{i}")
+        history.record(db, load.load_results(write(tmp_path / f"d{i}.json", doc)),
+                       recorded_at=f"2026-01-0{i + 1}T00:00:00+00:00")
+    one = load.load_results(REAL_RESULTS).durations[GET]
+    times, runs = history.durations(db, "quick", last=4)
+    assert runs == 4 and times[GET] == pytest.approx(2 * one)  # median of 3, 2, 2, 2
+    assert history.durations(db, "full") == ({}, 0)
 
 
 def test_trends_return_per_run_medians_in_run_order_for_the_profile(tmp_path, real_doc):

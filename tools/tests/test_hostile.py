@@ -167,6 +167,56 @@ def test_a_schema_1_history_without_its_tables_exits_2_and_is_left_alone(tmp_pat
     assert db.read_bytes() == before
 
 
+def _damage(db: Path, kind: str) -> str:
+    """Damages a version-2 history one way; returns the problem the error must name."""
+    con = sqlite3.connect(db)
+    run_id, series, bench, metric = con.execute(
+        "SELECT p.run_id, p.series, n.benchmark, n.metric FROM samples p JOIN series n ON n.id = p.series"
+        " ORDER BY p.run_id, p.series LIMIT 1").fetchone()
+    where = f"WHERE run_id = {run_id} AND series = {series}"
+    statements, problem = {
+        "short blob": ([f"UPDATE samples SET reps = substr(reps, 1, 13) {where}"],
+                       f"is damaged: the repetitions of run {run_id}, {bench} {metric}, are 13 bytes; their summary "
+                       "row's n = 5 needs 40"),
+        "text": ([f"UPDATE samples SET reps = 'five doubles' {where}"],
+                 f"is damaged: the repetitions of run {run_id}, {bench} {metric}, are text, not a BLOB of doubles"),
+        "unnamed series": ([f"DELETE FROM series WHERE id = {series}"],
+                           f"is damaged: run {run_id} has repetitions of series {series}, which table series does "
+                           "not name"),
+        "no summary": ([f"DELETE FROM summary {where}"],
+                       f"is damaged: run {run_id} has repetitions of {bench} {metric} without a summary row"),
+        "missing table": (["DROP TABLE series"], "is damaged: table series is missing"),
+        "newer version": (["PRAGMA user_version = 3"], "has schema version 3; this perfgate reads versions 1 and 2"),
+    }[kind]
+    for statement in statements:
+        con.execute(statement)
+    con.commit()
+    con.close()
+    return problem
+
+
+@pytest.mark.parametrize("command", ["list", "report", "trends", "add", "compact", "merge", "migrate"])
+@pytest.mark.parametrize("kind", ["short blob", "text", "unnamed series", "no summary", "missing table",
+                                  "newer version"])
+def test_a_damaged_version_2_history_exits_2_naming_the_file_and_the_problem(tmp_path, capsys, command, kind):
+    db = _history_with_runs(tmp_path, 2)
+    problem = _damage(db, kind)
+    good = tmp_path / "good" / "h.sqlite"
+    history.record(good, load.load_results(REAL_RESULTS))
+    before = db.read_bytes()
+    args = {"list": ["history", "list", "--history", str(db)],
+            "report": ["report", "--results", str(REAL_RESULTS), "--targets", str(FIXTURE_TARGETS),
+                       "--report-dir", str(tmp_path / "out"), "--history", str(db)],
+            "trends": ["trends", "--history", str(db), "--out", str(tmp_path / "out")],
+            "add": ["history", "add", "--results", str(REAL_RESULTS), "--history", str(db)],
+            "compact": ["history", "compact", "--history", str(db)],
+            "merge": ["history", "merge", "--history", str(good), "--from", str(db)],
+            "migrate": ["history", "migrate", "--history", str(db)]}[command]
+    code, _, err = call_main(capsys, *args)
+    _one_line_error(code, err, f"history {re.escape(str(db))} {re.escape(problem)}$")
+    assert db.read_bytes() == before
+
+
 # --------------------------------------------------------------------------- silent passes
 
 def _drop_field(doc: dict, name: str, field: str) -> dict:
@@ -395,8 +445,8 @@ def _run_with_file_size_limit(limit: int, *args: str) -> subprocess.CompletedPro
 def test_a_disk_full_while_recording_leaves_the_history_whole_and_without_the_run(tmp_path):
     db = _history_with_runs(tmp_path, 2)
     size = db.stat().st_size
-    done = _run_with_file_size_limit(size, "history", "add", "--results", str(REAL_RESULTS),
-                                     "--history", str(db))
+    bigger = TOOLS / "tests" / "inputs" / "state_bench_quick_trimmed.json"  # 33 benchmarks: the file must grow
+    done = _run_with_file_size_limit(size, "history", "add", "--results", str(bigger), "--history", str(db))
     _one_line_error(done.returncode, done.stderr, rf"history {re.escape(str(db))} is not usable: ")
     copy_alone = tmp_path / "copy.sqlite"
     shutil.copyfile(db, copy_alone)  # what CI pushes: the one file

@@ -166,7 +166,8 @@ def test_a_missing_or_foreign_history_is_one_line_naming_it(tmp_path, capsys):
     other = tmp_path / "other.sqlite"
     sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.commit()
     assert perfgate(["trends", "--history", str(other), "--out", str(tmp_path)]) == 2
-    assert f"history {other} is not a perfgate history" in capsys.readouterr().err
+    assert f"history {other} is an SQLite file of something else (tables: t), not a perfgate history" in \
+        capsys.readouterr().err
     assert perfgate(["trends", "--history", str(other), "--since", "0"]) == 2
     assert "--since must be >= 1" in capsys.readouterr().err
 
@@ -197,4 +198,5 @@ def test_a_history_of_another_schema_version_is_refused(tmp_path, capsys):
     con.commit()
     con.close()
     assert perfgate(["trends", "--history", str(db), "--out", str(tmp_path)]) == 2
-    assert f"history {db} has schema version 9; this perfgate reads 1" in capsys.readouterr().err
+    assert capsys.readouterr().err == f"perfgate: error: history {db} has schema version 9; this perfgate reads " \
+                                      "versions 1 and 2\n"
