@@ -3,7 +3,8 @@
 The npm linter (make lint-workflow) checks the file against the Actions schema;
 these tests check its meaning: the events, the container, the commands it runs,
 the files it publishes, the message per exit code (benchrun ci-report) and the
-history branch it writes (tools/ci/record-history, against a scratch remote)."""
+history branch its record step writes (perfgate history sync, run for real against a scratch
+remote)."""
 
 from __future__ import annotations
 
@@ -94,7 +95,7 @@ def test_pull_requests_run_the_quick_profile_as_a_same_run_ab_against_the_merge_
 
 def test_pushes_to_main_are_judged_against_the_last_judged_commit_not_event_before(job):
     fetch = _step(job, "Fetch the run history and the last judged commit")
-    assert 'git show "$tip:judged.json" > reports/judged-before.json' in fetch["run"]
+    assert 'git show FETCH_HEAD:judged.json > reports/judged-before.json' in fetch["run"]
     base = _step(job, "Choose the base revision")
     assert re.search(r'benchrun push-base --record reports/judged-before.json \\\n\s+--head "\$HEAD_SHA" '
                      r'--before "\$BEFORE" \| tee -a "\$GITHUB_OUTPUT"', base["run"])
@@ -107,7 +108,8 @@ def test_a_push_run_records_what_it_judged_only_when_it_judged(job):
     record = _step(job, "Record the run and the judged commit")
     assert "pull_request" in record["if"] and "refs/heads/main" in record["if"]
     assert 'if [ "$EVENT" = push ] && { [ "$GATE_CODE" = 0 ] || [ "$GATE_CODE" = 1 ]; }' in record["run"]
-    assert "benchrun judged-record" in record["run"] and "tools/ci/record-history" in record["run"]
+    assert "benchrun judged-record" in record["run"] and "perfgate history sync" in record["run"]
+    assert '${judged:+--judged "$judged"}' in record["run"]
 
 
 def test_the_committed_baseline_run_reports_timing_without_enforcing_it_and_feeds_the_history(job):
@@ -128,7 +130,7 @@ def test_every_make_target_and_tool_it_calls_exists(workflow, job):
     assert called == {"test"}
     assert called <= _makefile_targets()
     tools = set(re.findall(r"\b(tools/[a-z/.-]+[a-z])", scripts))
-    assert {"tools/perf-gate", "tools/ci/record-history", "tools/setup.sh"} <= tools
+    assert {"tools/perf-gate", "tools/setup.sh"} <= tools
     for tool in tools:
         assert os.access(REPO / tool, os.X_OK), f"{tool} is not an executable file"
 
@@ -213,58 +215,72 @@ def git(repo: Path, *args: str) -> str:
 
 
 RESULTS = TOOLS / "tests" / "inputs" / "state_bench_tiny.json"
+SHA = "ab" * 20
 
 
 @pytest.fixture
 def checkout(tmp_path: Path) -> Path:
+    """A CI checkout: a clone of a scratch remote with this repository's tools/ and a reports/."""
     origin = tmp_path / "origin.git"
     subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True)
     work = tmp_path / "work"
     subprocess.run(["git", "init", "-q", "-b", "main", str(work)], check=True)
     git(work, "remote", "add", "origin", str(origin))
-    git(work, "config", "user.email", "bot@example.com")
-    git(work, "config", "user.name", "bot")
+    (work / "tools").symlink_to(TOOLS)
+    (work / "reports").mkdir()
     return work
 
 
-def record_history(work: Path, tip: str, db: Path, message: str, judged: Path | None = None):
-    cmd = [str(TOOLS / "ci" / "record-history"), "perf-history", tip, str(db), str(RESULTS), message]
-    return subprocess.run(cmd + ([str(judged)] if judged else []), cwd=work, capture_output=True, text=True)
+def record_step(job: dict, work: Path, event: str, run_number: int) -> subprocess.CompletedProcess:
+    """Runs the workflow's own record step in `work`, its ${{ }} expressions filled in."""
+    script = _step(job, "Record the run and the judged commit")["run"]
+    values = {"github.sha": SHA, "github.run_number": str(run_number), "github.run_id": str(1000 + run_number)}
+    script = re.sub(r"\$\{\{ (github\.[a-z_]+) \}\}", lambda m: values[m.group(1)], script)
+    assert "${{" not in script
+    env = dict(os.environ, EVENT=event, GATE_CODE="0", BASE="cd" * 20, HISTORY_BRANCH=job["env"]["HISTORY_BRANCH"])
+    return subprocess.run(["bash", "-e", "-c", script], cwd=work, env=env, capture_output=True, text=True,
+                          timeout=120)
 
 
-def history_runs(work: Path, ref: str) -> int:
+def branch_file(work: Path, name: str) -> bytes:
+    git(work, "fetch", "-q", "origin", "perf-history")
+    return subprocess.run(["git", "-C", str(work), "show", f"FETCH_HEAD:{name}"], check=True,
+                          capture_output=True).stdout
+
+
+def history_runs(work: Path) -> list[str]:
     db = work / "fetched.sqlite"
-    db.write_bytes(subprocess.run(["git", "-C", str(work), "show", f"{ref}:history.sqlite"], check=True,
-                                  capture_output=True).stdout)
+    db.write_bytes(branch_file(work, "history.sqlite"))
     with sqlite3.connect(db) as conn:
-        return conn.execute("select count(*) from runs").fetchone()[0]
+        return [r[0] for r in conn.execute("SELECT source FROM runs ORDER BY id")]
 
 
-def add_run(db: Path) -> None:
-    subprocess.run([sys.executable, "-m", "perfgate", "history", "add", "--results", str(RESULTS), "--history",
-                    str(db)], check=True, capture_output=True, env={"PYTHONPATH": str(TOOLS)})
+def add_run(work: Path, tag: str) -> None:
+    results = work / f"{tag}.json"
+    results.write_bytes(RESULTS.read_bytes())
+    subprocess.run([sys.executable, "-m", "perfgate", "history", "add", "--results", str(results), "--history",
+                    str(work / "reports" / "history.sqlite")], check=True, capture_output=True,
+                   env={"PYTHONPATH": str(TOOLS)})
 
 
-def test_the_history_branch_keeps_a_concurrent_writers_run_and_the_judged_record(checkout, tmp_path):
-    judged = tmp_path / "judged.json"
-    judged.write_text(json.dumps({"format_version": 1, "commit": "a" * 40}))
-    first = tmp_path / "first.sqlite"
-    add_run(first)
-    done = record_history(checkout, "", first, "run 1", judged)
+def test_the_record_step_publishes_the_run_and_what_a_push_judged_and_keeps_both(job, checkout):
+    add_run(checkout, "push1")
+    done = record_step(job, checkout, "push", 1)
     assert done.returncode == 0, done.stderr
-    git(checkout, "fetch", "-q", "origin", "perf-history")
-    tip = git(checkout, "rev-parse", "FETCH_HEAD")
-    assert history_runs(checkout, tip) == 1
-    # Two runs start from that tip; the nightly (no judged record) writes first.
-    nightly, push = tmp_path / "nightly.sqlite", tmp_path / "push.sqlite"
-    for db in (nightly, push):
-        db.write_bytes(first.read_bytes())
-        add_run(db)
-    assert record_history(checkout, tip, nightly, "nightly").returncode == 0
-    done = record_history(checkout, tip, push, "push")
+    assert "perfgate: history sync created the branch with origin/perf-history, judged.json from " \
+           "reports/judged.json (attempt 1)" in done.stdout
+    assert json.loads(branch_file(checkout, "judged.json"))["commit"] == SHA
+    # The nightly records from a copy of the branch it fetched earlier; a push run landed meanwhile.
+    nightly = checkout.parent / "nightly.sqlite"
+    nightly.write_bytes((checkout / "reports" / "history.sqlite").read_bytes())
+    add_run(checkout, "push2")
+    assert record_step(job, checkout, "push", 2).returncode == 0
+    (checkout / "reports" / "history.sqlite").write_bytes(nightly.read_bytes())
+    (checkout / "reports" / "judged.json").unlink()
+    add_run(checkout, "nightly")
+    done = record_step(job, checkout, "schedule", 3)
     assert done.returncode == 0, done.stderr
-    assert "perf-history moved" in done.stdout
-    git(checkout, "fetch", "-q", "origin", "perf-history")
-    assert history_runs(checkout, "FETCH_HEAD") == 3, "the nightly's run was overwritten"
-    shown = git(checkout, "show", "FETCH_HEAD:judged.json")
-    assert json.loads(shown)["commit"] == "a" * 40, "the nightly dropped the judged record"
+    assert "added 1 run(s) to origin/perf-history (attempt 1)" in done.stdout
+    assert [Path(s).name for s in history_runs(checkout)] == ["push1.json", "push2.json", "nightly.json"]
+    assert json.loads(branch_file(checkout, "judged.json"))["run"] == "1002", "the nightly dropped the judged record"
+    assert git(checkout, "log", "-1", "--format=%s", "FETCH_HEAD") == f"perf history: run 3 ({SHA})"

@@ -54,7 +54,7 @@ def test_a_sharded_nightly_splits_the_committed_baseline_run_and_merges_it_once(
     run = step(merge, "Merge the shards")["run"]
     assert "gate merge --plan reports/plan.json" in run and "gate check --baseline" in run
     assert "--no-fail-on-timing --history reports/history.sqlite" in run
-    assert "tools/ci/record-history" in step(merge, "Record the run")["run"]
+    assert "perfgate history sync --history reports/history.sqlite" in step(merge, "Record the run")["run"]
 
 
 def _shard_count(jobs, value: str, tmp_path: Path) -> tuple[int, str]:
@@ -107,5 +107,5 @@ def test_every_make_target_and_tool_the_sharded_jobs_call_exists(jobs):
     targets = set(re.findall(r"^([a-z][a-z0-9-]*):", (REPO / "Makefile").read_text(), re.MULTILINE))
     assert set(re.findall(r"\bmake ([a-z][a-z0-9-]*)", scripts)) == {"build"} <= targets
     tools = set(re.findall(r"\b(tools/[a-z/.-]+[a-z])", scripts))
-    assert {"tools/ci/trends", "tools/ci/record-history", "tools/setup.sh"} <= tools
+    assert {"tools/ci/trends", "tools/setup.sh"} <= tools
     assert all(os.access(REPO / t, os.X_OK) for t in tools)
