@@ -1,7 +1,8 @@
 """Sharding a profile across runners: the shard plan, and merging the shards' results into one.
 
-    perfgate shards --profile full --count N [--durations RESULTS.json] [--out plan.json]
-                    [--print-filter I]
+    perfgate shards --profile full --count N [--durations RESULTS.json] [--history H.sqlite]
+                    [--out plan.json] [--print-filter I]
+    perfgate shards --plan plan.json --print-filter I
     perfgate merge  --plan plan.json --out results.json SHARD_RESULTS.json...
 
 The plan is deterministic: the benchmarks of the profile (those of the durations
@@ -12,8 +13,14 @@ inputs always give the same plan and the shards finish close together. The
 duration of a benchmark is the time Google Benchmark measured for it: the sum
 over its repetitions of iterations x time per iteration (the fixture setup
 outside the timed loop is not in the file, so a shard of heavy fixtures runs longer
-than planned; README.md, "Shards", has the measured share). Each shard runs
-``state_bench --benchmark_filter=<its filter>``.
+than planned; README.md, "Shards", has the measured share). With ``--history``,
+the durations the history recorded for the profile's newest runs (the median of
+the last 5, measured on the runners that will run the shards) take the place of
+the file's; a benchmark the history has no time for gets the file's, scaled by
+the median ratio of the two over the benchmarks both have. Each shard runs
+``state_bench --benchmark_filter=<its filter>``; CI makes the plan once and
+gives every shard the same file (``--plan``), since the history can move
+between the shards' starts.
 
 `merge` checks the shard files against the plan and writes one Google Benchmark
 JSON that `perfgate check` judges, renders and records as one run:
@@ -30,10 +37,13 @@ from __future__ import annotations
 
 import json
 import re
+import statistics
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from perfgate import history
 from perfgate.errors import PerfGateError
 from perfgate.fileio import write_atomic
 
@@ -98,6 +108,18 @@ def durations(path: Path | str) -> dict[str, float]:
     if not out:
         raise PerfGateError(f"durations file {path} has no benchmarks")
     return out
+
+
+def with_history(times: dict[str, float], measured: dict[str, float]) -> tuple[dict[str, float], int]:
+    """`times` (the durations file's benchmarks) with the history's `measured` seconds where it
+    has them, the others scaled by the median ratio measured / file over the benchmarks both
+    have; and how many came from the history."""
+    common = [b for b in times if b in measured and times[b] > 0]
+    if not common:
+        return dict(times), 0
+    scale = statistics.median(measured[b] / times[b] for b in common)
+    return {b: measured[b] if b in measured else t * scale for b, t in times.items()}, \
+        sum(1 for b in times if b in measured)
 
 
 def plan(times: dict[str, float], count: int) -> list[Shard]:
@@ -200,10 +222,13 @@ def merge(files: list[Path], shards: list[Shard], profile: str) -> dict[str, Any
 # --------------------------------------------------------------------------- command line
 
 def add_arguments(shards_parser, merge_parser) -> None:
-    shards_parser.add_argument("--profile", required=True)
-    shards_parser.add_argument("--count", type=int, required=True, help="number of shards (runners)")
+    shards_parser.add_argument("--profile", default=None, help="the profile to deal (required without --plan)")
+    shards_parser.add_argument("--count", type=int, default=None, help="number of shards (runners)")
     shards_parser.add_argument("--durations", type=Path, default=None,
                                help="results file with the measured durations (default: baselines/<profile>.json)")
+    shards_parser.add_argument("--history", type=Path, default=None,
+                               help="prefer the durations this run history recorded for the profile's newest runs")
+    shards_parser.add_argument("--plan", type=Path, default=None, help="a plan made before (with --print-filter)")
     shards_parser.add_argument("--out", type=Path, default=None, help="write the plan (JSON) here")
     shards_parser.add_argument("--print-filter", type=int, default=None, metavar="I",
                                help="print shard I's --benchmark_filter and nothing else")
@@ -212,16 +237,38 @@ def add_arguments(shards_parser, merge_parser) -> None:
     merge_parser.add_argument("files", type=Path, nargs="+", metavar="SHARD_RESULTS.json")
 
 
-def command_shards(args, baselines: Path) -> int:
+def _planned(args, baselines: Path) -> tuple[list[Shard], str]:
+    """The shards of `perfgate shards` and where their durations came from."""
+    if args.profile is None or args.count is None:
+        raise PerfGateError("shards: --profile and --count are required (or --plan with --print-filter)")
     source = args.durations or baselines / f"{args.profile}.json"
-    shards = plan(durations(source), args.count)
+    times = durations(source)
+    origin = str(source)
+    if args.history is not None:
+        measured, runs = history.durations(args.history, args.profile)
+        times, used = with_history(times, measured)
+        if used:
+            origin = (f"history {args.history} (median of the newest {runs} {args.profile} runs) for {used} of "
+                      f"{len(times)} benchmarks, the rest {source} scaled")
+        print(f"perfgate: durations from {origin if used else f'{source} (the history has none of them)'}",
+              file=sys.stderr)
+    return plan(times, args.count), origin
+
+
+def command_shards(args, baselines: Path) -> int:
+    if args.plan is not None:
+        if args.print_filter is None or args.out or args.history or args.durations:
+            raise PerfGateError("shards: --plan takes only --print-filter (the plan is made already)")
+        _, shards = read_plan(args.plan)
+    else:
+        shards, origin = _planned(args, baselines)
     if args.print_filter is not None:
         if not 1 <= args.print_filter <= len(shards):
             raise PerfGateError(f"shards: --print-filter must be 1..{len(shards)}, not {args.print_filter}")
         print(shards[args.print_filter - 1].filter)
         return 0
     if args.out:
-        write_atomic(args.out, plan_json(shards, args.profile, str(source)))
+        write_atomic(args.out, plan_json(shards, args.profile, origin))
     for s in shards:
         print(f"perfgate: shard {s.index}/{len(shards)}: {len(s.benchmarks)} benchmarks, {s.seconds:.1f} s measured")
     return 0

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import INPUTS, REPO, write
-from perfgate import merge
+from perfgate import history, load, merge
 from perfgate.__main__ import run as perfgate
 from perfgate.errors import PerfGateError
 
@@ -158,3 +158,53 @@ def test_two_real_shards_of_the_tiny_profile_merge_and_pass(tmp_path):
         files.append(out)
     doc = merge.merge(files, shards, "tiny")
     assert sorted(dict.fromkeys(r["run_name"] for r in doc["benchmarks"])) == sorted(listing)
+
+
+def test_the_plan_prefers_the_durations_the_history_measured_on_the_runners(tmp_path, capsys):
+    """The history's run took 2x the baseline's time for every benchmark but the longest (100x
+    less) and lacks the shortest: the plan deals by the history's times, the missing one scaled 2x."""
+    doc = json.loads(QUICK.read_text())
+    base = merge.durations(QUICK)
+    longest, dropped = max(base, key=base.get), min(base, key=base.get)
+    run = copy.deepcopy(doc)
+    run["benchmarks"] = [dict(r, real_time=r["real_time"] * (0.01 if r["run_name"] == longest else 2.0))
+                         for r in doc["benchmarks"] if r["run_name"] != dropped]
+    db = tmp_path / "h.sqlite"
+    history.record(db, load.load_results(write(tmp_path / "run.json", run)))
+    expected = {b: t * (0.01 if b == longest else 2.0) for b, t in base.items()}
+    args = ["shards", "--profile", "quick", "--count", "2", "--durations", str(QUICK)]
+    assert perfgate([*args, "--history", str(db), "--out", str(tmp_path / "plan.json")]) == 0
+    err = capsys.readouterr().err
+    assert f"perfgate: durations from history {db} (median of the newest 1 quick runs) for {len(base) - 1} of " \
+           f"{len(base)} benchmarks, the rest {QUICK} scaled" in err
+    _, shards = merge.read_plan(tmp_path / "plan.json")
+    assert [s.benchmarks for s in shards] == [s.benchmarks for s in merge.plan(expected, 2)]
+    assert [s.benchmarks for s in shards] != [s.benchmarks for s in merge.plan(base, 2)]
+    assert sum(s.seconds for s in shards) == pytest.approx(sum(expected.values()), rel=1e-3)
+    assert "history" in json.loads((tmp_path / "plan.json").read_text())["durations_from"]
+    # Every shard prints its filter from the one plan (the history may move before it starts).
+    assert perfgate(["shards", "--plan", str(tmp_path / "plan.json"), "--print-filter", "2"]) == 0
+    assert capsys.readouterr().out.strip() == shards[1].filter
+
+
+def test_a_history_without_durations_leaves_the_files_and_says_so(tmp_path, capsys):
+    from conftest import INPUTS as inputs
+    db = tmp_path / "h.sqlite"
+    db.write_bytes((inputs / "history_v1.sqlite").read_bytes())  # version 1: no durations recorded
+    assert merge.with_history({"a": 1.0}, {}) == ({"a": 1.0}, 0)
+    assert perfgate(["shards", "--profile", "quick", "--count", "2", "--durations", str(QUICK), "--history",
+                     str(db), "--print-filter", "1"]) == 0
+    out, err = capsys.readouterr()
+    assert out.strip() == merge.plan(merge.durations(QUICK), 2)[0].filter
+    assert f"durations from {QUICK} (the history has none of them)" in err
+    assert db.read_bytes() == (inputs / "history_v1.sqlite").read_bytes()
+
+
+def test_shards_needs_a_profile_and_count_or_a_plan_to_print_from(tmp_path, capsys):
+    assert perfgate(["shards", "--count", "2"]) == 2
+    assert "shards: --profile and --count are required (or --plan with --print-filter)" in capsys.readouterr().err
+    plan = tmp_path / "plan.json"
+    assert perfgate(["shards", "--profile", "quick", "--count", "2", "--durations", str(QUICK), "--out",
+                     str(plan)]) == 0
+    assert perfgate(["shards", "--plan", str(plan)]) == 2
+    assert "shards: --plan takes only --print-filter" in capsys.readouterr().err

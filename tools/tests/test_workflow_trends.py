@@ -45,14 +45,22 @@ def test_a_sharded_nightly_splits_the_committed_baseline_run_and_merges_it_once(
     gate = jobs["perf-gate"]
     assert "env.SHARDED != 'true'" in step(gate, "Against the committed baseline")["if"]
     assert "pull_request" not in gate["env"]["SHARDED"].split("==")[0] and "schedule" in gate["env"]["SHARDED"]
+    plan = jobs["shard-plan"]
+    run = step(plan, "Plan the shards")["run"]
+    assert '"${hist[@]}"' in run and "--out reports/plan.json" in run
+    assert next(s for s in plan["steps"] if str(s.get("uses", "")).startswith("actions/upload-artifact@"))["with"] \
+        == {"name": "shard-plan", "path": "reports/plan.json"}
     shard = jobs["full-shard"]
     assert shard["strategy"]["matrix"]["shard"] == "${{ fromJSON(needs.shard-plan.outputs.matrix) }}"
     run = step(shard, "Run this shard's benchmarks")["run"]
-    assert "perfgate shards" in run and '--print-filter "$SHARD"' in run and '--filter "$filter"' in run
+    assert 'perfgate shards --plan reports/plan.json --print-filter "$SHARD"' in run and '--filter "$filter"' in run
     merge = jobs["full-merge"]
     assert merge["needs"] == ["shard-plan", "full-shard"] and "always()" in merge["if"]
+    for job in (shard, merge):  # the one plan, not one made again from a history that may have moved
+        assert {"name": "shard-plan", "path": "reports"} in [s.get("with") for s in job["steps"]]
     run = step(merge, "Merge the shards")["run"]
     assert "gate merge --plan reports/plan.json" in run and "gate check --baseline" in run
+    assert "gate shards" not in run
     assert "--no-fail-on-timing --history reports/history.sqlite" in run
     assert "perfgate history sync --history reports/history.sqlite" in step(merge, "Record the run")["run"]
 
@@ -72,6 +80,40 @@ def _shard_count(jobs, value: str, tmp_path: Path) -> tuple[int, str]:
 def test_the_shard_count_step_makes_the_matrix_or_refuses_the_input(jobs, tmp_path, value, code, expected):
     rc, text = _shard_count(jobs, value, tmp_path)
     assert rc == code and expected in text
+
+
+def _plan_step(jobs, work: Path, count: str) -> subprocess.CompletedProcess:
+    script = step(jobs["shard-plan"], "Plan the shards")["run"]
+    env = dict(os.environ, COUNT=count, PROFILE="quick", HISTORY_BRANCH="perf-history", GITHUB_WORKSPACE=str(work),
+               HOME=str(work.parent))
+    return subprocess.run(["bash", "-e", "-c", script], cwd=work, env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_the_plan_step_deals_by_the_history_branchs_durations_or_the_baselines_without_one(jobs, tmp_path,
+                                                                                            real_doc):
+    origin, work = tmp_path / "origin.git", tmp_path / "work"
+    subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True)
+    subprocess.run(["git", "clone", "-q", str(origin), str(work)], check=True, capture_output=True)
+    (work / "tools").symlink_to(REPO / "tools")
+    (work / "baselines").symlink_to(REPO / "baselines")
+    done = _plan_step(jobs, work, "2")
+    assert done.returncode == 0, done.stderr
+    plan = (work / "reports" / "plan.json").read_text()
+    assert 'baselines/quick.json",' in plan and "durations from" not in done.stderr
+    db = tmp_path / "h.sqlite"
+    history.record(db, load.load_results(write(tmp_path / "r.json", real_doc)))
+    git = ["git", "-C", str(work), "-c", "user.name=x", "-c", "user.email=x@x"]
+    blob = subprocess.run([*git, "hash-object", "-w", str(db)], check=True, capture_output=True, text=True).stdout
+    tree = subprocess.run([*git, "mktree"], input=f"100644 blob {blob.strip()}\thistory.sqlite\n", check=True,
+                          capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run([*git, "commit-tree", tree, "-m", "h"], check=True, capture_output=True,
+                            text=True).stdout.strip()
+    subprocess.run([*git, "push", "-q", "origin", f"{commit}:refs/heads/perf-history"], check=True)
+    done = _plan_step(jobs, work, "2")
+    assert done.returncode == 0, done.stderr
+    assert "durations from history reports/history.sqlite (median of the newest 1 quick runs)" in done.stderr
+    assert '"durations_from": "history reports/history.sqlite' in (work / "reports" / "plan.json").read_text()
 
 
 def test_the_ci_trends_script_compacts_the_history_and_writes_the_page_with_commit_links(tmp_path, real_doc):
