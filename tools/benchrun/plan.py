@@ -15,7 +15,7 @@ anywhere else (docs, the workflow, the gate's own Python) cannot change a measur
 from __future__ import annotations
 
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from benchrun.errors import BenchRunError
@@ -117,7 +117,8 @@ def decide(repo: Path, base_ref: str | None = None, no_base: bool = False) -> Pl
         commit = resolve(repo, base_ref)
         changed = changed_inputs(repo, commit)
         why = f"BASE={base_ref} as asked"
-        return _ab(f"the working tree against {base_ref} ({short(commit)})", why, commit, base_ref, changed)
+        return _ab(f"the working tree against {base_ref} ({short(commit)})", why,
+                   Plan("ab", "", commit, base_ref, changed=changed))
     if not inside:
         return Plan("baseline", f"perf-gate: no base revision (not a git checkout): {NO_BASE_HINT}")
     head = _git(repo, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
@@ -127,7 +128,8 @@ def decide(repo: Path, base_ref: str | None = None, no_base: bool = False) -> Pl
     if dirty:
         why = (f"uncommitted changes to what the benchmarks build ({len(dirty)} file"
                f"{'' if len(dirty) == 1 else 's'} under {_inputs_text()})")
-        return _ab(f"the working tree against HEAD ({short(head)})", why, head, "HEAD", changed_inputs(repo, head))
+        return _ab(f"the working tree against HEAD ({short(head)})", why,
+                   Plan("ab", "", head, "HEAD", changed=changed_inputs(repo, head)))
     main = _main_ref(repo)
     if main is None:
         return Plan("baseline", f"perf-gate: no base revision (no main branch to compare with): {NO_BASE_HINT}")
@@ -139,15 +141,15 @@ def decide(repo: Path, base_ref: str | None = None, no_base: bool = False) -> Pl
     ahead = int(_git(repo, "rev-list", "--count", f"{merge_base}..HEAD") or 0)
     why = f"clean tree, {ahead} commit{'' if ahead == 1 else 's'} ahead of {main}"
     return _ab(f"HEAD ({short(head)}) against its merge base with {main} ({short(merge_base)})", why,
-               merge_base, f"merge-base {main}", changed_inputs(repo, merge_base), head_label="HEAD",
-               commits=ahead)
+               Plan("ab", "", merge_base, f"merge-base {main}", head_label="HEAD",
+                    changed=changed_inputs(repo, merge_base), commits=ahead))
 
 
-def _ab(what: str, why: str, base: str, base_label: str, changed: list[str],
-        head_label: str = "working tree", commits: int = 0) -> Plan:
-    if not changed:
-        skip = f"no change under {_inputs_text()} between {base_label} and the {head_label}"
-        line = f"perf-gate: no code change: benchmarks not re-run ({skip}; {why})"
-        return Plan("ab", line, base, base_label, head_label, skip_reason=skip, commits=commits)
-    return Plan("ab", f"perf-gate: same-run A/B of {what}: {why}", base, base_label, head_label,
-                changed=changed, commits=commits)
+def _ab(what: str, why: str, draft: Plan) -> Plan:
+    """The A/B `draft` (base, labels, changed inputs, commits) with its line; skipped when
+    nothing the benchmarks build changed between its base and head."""
+    if not draft.changed:
+        skip = f"no change under {_inputs_text()} between {draft.base_label} and the {draft.head_label}"
+        return replace(draft, line=f"perf-gate: no code change: benchmarks not re-run ({skip}; {why})",
+                       skip_reason=skip)
+    return replace(draft, line=f"perf-gate: same-run A/B of {what}: {why}")
