@@ -108,7 +108,7 @@ def _ci_parsers(sub: argparse._SubParsersAction) -> None:
 
 def _diff_profile_parser(sub: argparse._SubParsersAction) -> None:
     dp = sub.add_parser("diff-profile", help="differential callgrind profiles of the benchmarks a verdict flagged, "
-                        "added to its report (exit 0 whatever the profile found; 2 on bad usage)")
+                        "added to its report (exit 0 whatever the profile found; 2 on bad usage or input)")
     dp.add_argument("--verdict", type=Path, default=None, help="verdict.json of the check to explain")
     dp.add_argument("--base-ref", default=None, help="git revision to profile as base")
     dp.add_argument("--base-src", type=Path, default=None, help="an already checked-out base source tree")
@@ -249,6 +249,7 @@ def cmd_diff_profile(args: argparse.Namespace) -> int:
         return 0
     if args.verdict is None:
         raise BenchRunError("diff-profile needs --verdict (or --build-only)")
+    profile.verdict_rows(args.verdict)  # a verdict perfgate cannot load is bad input: exit 2, before any build
     base_ref = args.base_ref
     if args.base_from_baseline is not None:
         base_ref = profile.baseline_commit(args.base_from_baseline)

@@ -49,6 +49,10 @@ from benchrun import build
 from benchrun.errors import BenchRunError
 from benchrun.gate import TOOLS_DIR
 from benchrun.instr import DEFAULT_OPS
+from perfgate import baseline as perfgate_baseline
+from perfgate import profile_view
+from perfgate import verdict as perfgate_verdict
+from perfgate.errors import PerfGateError
 
 FORMAT = "statestore-profile/1"
 CALLGRIND_ARGS = ["--tool=callgrind", "--instr-atstart=no", "--collect-atstart=no", "--dump-instr=yes",
@@ -77,7 +81,8 @@ class Config:
     max_benchmarks: int = DEFAULT_MAX_BENCHMARKS
     ops: int | None = None
     check_args: list[str] = field(default_factory=list)
-    # More verdicts whose regressions to explain too (the instruction check's); absent files are skipped.
+    # More verdicts whose regressions to explain too (the instruction check's); absent files are skipped,
+    # one that cannot be read skips the profile with perfgate's message as the reason.
     extra_verdicts: list[Path] = field(default_factory=list)
     # The arguments of more checks to re-render with the profile (their verdict.json then names the contributors).
     extra_checks: list[list[str]] = field(default_factory=list)
@@ -133,13 +138,22 @@ def checkout_base(repo: Path, ref: str, build_dir: Path) -> Path:
 
 
 def baseline_commit(path: Path) -> str | None:
-    """The commit a committed baseline was recorded at (None when it does not say)."""
+    """The commit a committed baseline was recorded at (None when it does not say); a
+    baseline perfgate cannot load is a BenchRunError naming the file."""
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise BenchRunError(f"cannot read baseline {path}: {exc}") from None
-    commit = doc.get("commit") if isinstance(doc, dict) else None
-    return commit if isinstance(commit, str) and commit else None
+        return perfgate_baseline.recorded_commit(path)
+    except PerfGateError as exc:
+        raise BenchRunError(str(exc)) from None
+
+
+def verdict_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows of a verdict.json, validated by perfgate.verdict; a verdict it cannot load
+    is a BenchRunError naming the file."""
+    try:
+        rows: list[dict[str, Any]] = perfgate_verdict.load_verdict(path)["rows"]
+    except PerfGateError as exc:
+        raise BenchRunError(str(exc)) from None
+    return rows
 
 
 def workloads(binary: Path) -> set[str]:
@@ -186,10 +200,12 @@ def run(cfg: Config) -> dict[str, Any]:
                                 "settings": {"callgrind": " ".join(CALLGRIND_ARGS),
                                              "cmake": " ".join(PROFILE_CMAKE_ARGS), "base_ref": cfg.base_ref or ""}}
     try:
-        verdict = json.loads(cfg.verdict.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        return _skip(manifest, f"no verdict to profile ({cfg.verdict}: {exc})", work, started, status="none")
-    picked = flagged({"rows": _rows(verdict, cfg.extra_verdicts)}, cfg.filter_regex)
+        rows = _rows(cfg.verdict, cfg.extra_verdicts)
+    except BenchRunError as exc:
+        if not cfg.verdict.exists():
+            return _skip(manifest, f"no verdict to profile ({exc})", work, started, status="none")
+        return _skip(manifest, f"a verdict cannot be read: {exc}", work, started)
+    picked = flagged({"rows": rows}, cfg.filter_regex)
     if not picked:
         return _skip(manifest, "no benchmark was flagged", work, started, status="none")
     valgrind = shutil.which("valgrind")
@@ -210,14 +226,13 @@ def run(cfg: Config) -> dict[str, Any]:
     return manifest
 
 
-def _rows(verdict: Any, extra_verdicts: list[Path]) -> list[Any]:
-    """The verdict's rows and those of the extra verdicts that can be read (the others are skipped)."""
-    rows = list(verdict.get("rows", []))
+def _rows(verdict: Path, extra_verdicts: list[Path]) -> list[dict[str, Any]]:
+    """The rows of the verdict and of the extra verdicts that exist (an absent one is skipped:
+    its check did not run); BenchRunError naming the file for one that cannot be read."""
+    rows = verdict_rows(verdict)
     for extra in extra_verdicts:
-        try:
-            rows += json.loads(extra.read_text(encoding="utf-8")).get("rows", [])
-        except (OSError, ValueError, AttributeError):
-            continue
+        if extra.exists():
+            rows += verdict_rows(extra)
     return rows
 
 
@@ -329,7 +344,7 @@ def explain(cfg: Config) -> str | None:
         path = after_verdict(cfg)
         if path is None:
             return "differential profile: failed (see above); the verdict stands"
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = profile_view.load(path)
         return None if doc.get("status") == "none" else summary_line(doc)
     except Exception as exc:  # noqa: BLE001 - a profile must never turn a verdict into a crash
         return f"differential profile: failed ({type(exc).__name__}: {exc}); the verdict stands"

@@ -12,7 +12,8 @@ Because the Google Benchmark part is kept verbatim, a raw results file (no
 ``format_version``) loads as a baseline too: that is what same-run A/B uses.
 
 Contract: ``load_baseline`` returns a validated RunData (with ``meta``) or raises
-PerfGateError naming the file; ``make_baseline`` refuses results that must not
+PerfGateError naming the file; ``recorded_commit`` is the commit a loaded baseline
+names (None for a raw results file); ``make_baseline`` refuses results that must not
 become a baseline (not Release, no profile, an injected slowdown) and returns the
 document that ``write_baseline`` writes atomically.
 """
@@ -50,6 +51,15 @@ def load_baseline(path: Path | str) -> RunData:
     run = results.parse(doc, path, "baseline", require_release=True)
     run.meta = meta
     return run
+
+
+def recorded_commit(path: Path | str) -> str | None:
+    """The commit a baseline was recorded at (its "commit"; None when it names none, as a raw
+    Google Benchmark file does), after the validation of load_baseline."""
+    commit = load_baseline(path).meta.get("commit")
+    if commit is not None and not isinstance(commit, str):
+        raise PerfGateError(f"baseline file {path}: 'commit' is not a string: {commit!r:.60}")
+    return commit
 
 
 def make_baseline(results_path: Path, *, allow_slowdown: bool = False) -> tuple[RunData, dict[str, Any]]:

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from benchrun import pipeline, profile
-from conftest import INPUTS, REPO, scaled, write
+from conftest import INPUTS, REPO, TOOLS, scaled, write
 from perfgate import profdiff
 from perfgate.__main__ import run as perfgate
 
@@ -78,7 +80,8 @@ def test_without_valgrind_the_report_says_the_profile_was_skipped_and_why(judged
 def test_a_verdict_that_flagged_nothing_leaves_the_report_alone(tmp_path):
     out = tmp_path / "reports"
     out.mkdir()
-    (out / "verdict.json").write_text(json.dumps(_verdict_doc([{"benchmark": "x", "status": "unchanged"}])))
+    (out / "verdict.json").write_text(json.dumps(_verdict_doc([{"benchmark": "x", "metric": "real_time",
+                                                                "status": "unchanged"}])))
     (out / "report.html").write_text("untouched")
     path = profile.after_verdict(_config(tmp_path, out, ["--bogus"]))
     assert json.loads(path.read_text())["status"] == "none"
@@ -87,8 +90,65 @@ def test_a_verdict_that_flagged_nothing_leaves_the_report_alone(tmp_path):
 
 def test_a_missing_verdict_means_nothing_to_explain_not_a_crash(tmp_path):
     manifest = profile.run(_config(tmp_path, tmp_path / "reports", []))
-    assert manifest["status"] == "none" and "no verdict to profile" in manifest["reason"]
+    missing = tmp_path / "reports" / "verdict.json"
+    assert manifest["status"] == "none"
+    assert manifest["reason"] == f"no verdict to profile (verdict file {missing} does not exist)"
     assert profile.explain(_config(tmp_path, tmp_path / "reports", [])) is None
+
+
+def test_a_verdict_perfgate_cannot_load_skips_the_profile_with_its_one_line_reason(tmp_path):
+    out = tmp_path / "reports"
+    out.mkdir()
+    (out / "verdict.json").write_text('{"rows": [')
+    manifest = profile.run(_config(tmp_path, out, []))
+    assert manifest["status"] == "skipped"
+    assert manifest["reason"] == (f"a verdict cannot be read: verdict file {out / 'verdict.json'} is not valid JSON "
+                                  "(Expecting value, line 1 column 11)")
+    assert json.loads((out / "diff-profile" / "manifest.json").read_text())["reason"] == manifest["reason"]
+
+
+def test_an_absent_extra_verdict_is_skipped_and_a_malformed_one_is_named(tmp_path):
+    out = tmp_path / "reports"
+    out.mkdir()
+    (out / "verdict.json").write_text(json.dumps({"rows": []}))
+    extra = out / "instructions" / "verdict.json"
+    cfg = _config(tmp_path, out, [], extra_verdicts=[extra])
+    assert profile.run(cfg)["reason"] == "no benchmark was flagged"
+    extra.parent.mkdir()
+    extra.write_text(json.dumps({"rows": [{"benchmark": "x", "metric": "instructions_per_op", "status": "slower"}]}))
+    manifest = profile.run(cfg)
+    assert manifest["status"] == "skipped"
+    assert manifest["reason"] == (f"a verdict cannot be read: verdict file {extra}: rows[0] (x) "
+                                  "has unknown status 'slower'")
+
+
+def _benchrun(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "benchrun", *args], capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(TOOLS)), check=False)
+
+
+def test_diff_profile_exits_2_with_one_line_on_a_verdict_perfgate_cannot_load(tmp_path):
+    bad = tmp_path / "verdict.json"
+    bad.write_text(json.dumps({"context": {}, "benchmarks": []}))
+    done = _benchrun("diff-profile", "--verdict", str(bad), "--build-dir", str(tmp_path / "build"),
+                     "--report-dir", str(tmp_path))
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"benchrun: error: verdict file {bad} is Google Benchmark results, not a perfgate verdict.json "
+        "(pass the verdict.json that perfgate check wrote for them)"]
+    assert not (tmp_path / "build").exists() and not (tmp_path / "diff-profile").exists()
+
+
+def test_diff_profile_exits_2_with_one_line_on_a_baseline_perfgate_cannot_load(tmp_path):
+    good = tmp_path / "verdict.json"
+    good.write_text(json.dumps({"rows": []}))
+    bad = tmp_path / "baseline.json"
+    bad.write_text('{"format_version": 2, "commit": "abc"}')
+    done = _benchrun("diff-profile", "--verdict", str(good), "--base-from-baseline", str(bad),
+                     "--build-dir", str(tmp_path / "build"), "--report-dir", str(tmp_path))
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"benchrun: error: baseline file {bad} has format_version 2; this perfgate reads format_version 1"]
 
 
 def test_explain_never_raises_and_says_what_failed(tmp_path, monkeypatch):
@@ -217,10 +277,20 @@ def test_one_real_callgrind_run_per_side_isolates_the_fixed_operation_count(tmp_
 def test_instruction_mode_profiles_against_the_commit_its_baseline_was_recorded_at(tmp_path):
     commit = profile.baseline_commit(REPO / "baselines" / "instructions.json")
     assert commit and len(commit) == 40
+    assert profile.baseline_commit(QUICK) is None  # a raw results file names no commit of its own
+    unnamed = tmp_path / "unnamed.json"
+    unnamed.write_text(json.dumps({**json.loads(QUICK.read_text()), "format_version": 1, "commit": ""}))
+    assert profile.baseline_commit(unnamed) is None
     (tmp_path / "b.json").write_text("{}")
-    assert profile.baseline_commit(tmp_path / "b.json") is None
-    with pytest.raises(profile.BenchRunError, match=r"cannot read baseline .*nope\.json"):
+    with pytest.raises(profile.BenchRunError) as err:
+        profile.baseline_commit(tmp_path / "b.json")
+    assert str(err.value) == f"baseline file {tmp_path / 'b.json'} is not Google Benchmark JSON (no 'benchmarks' list)"
+    with pytest.raises(profile.BenchRunError, match=r"^baseline file .*nope\.json does not exist \(record one"):
         profile.baseline_commit(tmp_path / "nope.json")
+    unnamed.write_text(json.dumps({**json.loads(QUICK.read_text()), "format_version": 1, "commit": 12}))
+    with pytest.raises(profile.BenchRunError) as err:
+        profile.baseline_commit(unnamed)
+    assert str(err.value) == f"baseline file {unnamed}: 'commit' is not a string: 12"
 
 
 def test_an_unknown_base_revision_is_a_stated_skip(judged):
