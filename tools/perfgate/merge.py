@@ -22,8 +22,9 @@ the median ratio of the two over the benchmarks both have. Each shard runs
 gives every shard the same file (``--plan``), since the history can move
 between the shards' starts.
 
-`merge` checks the shard files against the plan and writes one Google Benchmark
-JSON that `perfgate check` judges, renders and records as one run:
+`merge` reads the shard files through perfgate.results (validated as any results
+file), checks them against the plan and writes one Google Benchmark JSON that
+`perfgate check` judges, renders and records as one run:
 every shard of the plan must be there (a missing shard is an error naming it and
 its benchmarks), no benchmark may come from two shards (an error naming both
 files), a file's benchmarks must all belong to one shard of the plan, and the
@@ -43,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from perfgate import history
+from perfgate import history, results
 from perfgate.errors import PerfGateError
 from perfgate.fileio import write_atomic
 
@@ -68,6 +69,7 @@ class Shard:
 
 
 def _read_json(path: Path, what: str) -> Any:
+    """The shard plan's JSON (merge.py owns that format; results files go through perfgate.results)."""
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -78,13 +80,6 @@ def _read_json(path: Path, what: str) -> Any:
         raise PerfGateError(f"{what} {path} is not valid JSON ({exc})") from None
 
 
-def _benchmark_rows(doc: Any, path: Path, what: str) -> list[dict]:
-    rows = doc.get("benchmarks") if isinstance(doc, dict) else None
-    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-        raise PerfGateError(f"{what} {path} is not Google Benchmark JSON (no list 'benchmarks')")
-    return rows
-
-
 def _name(row: dict) -> str:
     return str(row.get("run_name") or row.get("name") or "")
 
@@ -93,10 +88,8 @@ def durations(path: Path | str) -> dict[str, float]:
     """Measured seconds per benchmark of a results (or baseline) file, in file order."""
     path = Path(path)
     out: dict[str, float] = {}
-    for row in _benchmark_rows(_read_json(path, "durations file"), path, "durations file"):
+    for row in results.read_document(path, "durations")["benchmarks"]:
         name = _name(row)
-        if not name:
-            continue
         out.setdefault(name, 0.0)
         if row.get("run_type", "iteration") == "iteration" and not row.get("error_occurred"):
             try:
@@ -105,8 +98,6 @@ def durations(path: Path | str) -> dict[str, float]:
             except (KeyError, TypeError, ValueError):
                 raise PerfGateError(f"durations file {path}: benchmark {name!r} has no usable iterations, "
                                     "real_time and time_unit") from None
-    if not out:
-        raise PerfGateError(f"durations file {path} has no benchmarks")
     return out
 
 
@@ -175,11 +166,9 @@ def merge(files: list[Path], shards: list[Shard], profile: str) -> dict[str, Any
     found: dict[int, Path] = {}
     docs = []
     for path in files:
-        doc = _read_json(path, "shard results file")
-        rows = _benchmark_rows(doc, path, "shard results file")
+        doc = results.read_document(path, "shard results")
+        rows = doc["benchmarks"]
         names = list(dict.fromkeys(_name(r) for r in rows))
-        if not names:
-            raise PerfGateError(f"shard results file {path} has no benchmarks")
         for name in names:
             if name in seen:
                 raise PerfGateError(f"benchmark {name!r} is in two shard results files: {seen[name]} and {path}")

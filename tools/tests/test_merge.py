@@ -142,6 +142,26 @@ def test_bad_plans_and_files_are_one_line_naming_them(tmp_path, capsys):
     assert "--print-filter must be 1..2, not 3" in capsys.readouterr().err
 
 
+def test_durations_and_shard_files_are_validated_as_google_benchmark_results(tmp_path, capsys):
+    doc = json.loads(QUICK.read_text())
+    shards = merge.plan(merge.durations(QUICK), 2)
+    files = [write(tmp_path / f"shard{s.index}.json", part) for s, part in zip(shards, split(doc, shards))]
+    empty = write(tmp_path / "empty.json", {"context": {}, "benchmarks": []})
+    assert perfgate(["shards", "--profile", "quick", "--count", "2", "--durations", str(empty)]) == 2
+    assert capsys.readouterr().err.splitlines() == [f"perfgate: error: durations file {empty} has no benchmarks"]
+    bad = split(doc, shards)[1]
+    bad["benchmarks"][0]["real_time"] = "fast"
+    write(files[1], bad)
+    name = bad["benchmarks"][0]["run_name"]
+    with pytest.raises(PerfGateError) as err:
+        merge.merge(files, shards, "quick")
+    assert str(err.value) == (f"shard results file {files[1]}: benchmark {name!r} has a non-numeric or "
+                              "out-of-range real_time: 'fast'")
+    files[1].write_text('{"context": {}, "context": {}, "benchmarks": []}')
+    with pytest.raises(PerfGateError, match=f"^shard results file {files[1]} has the key 'context' twice"):
+        merge.merge(files, shards, "quick")
+
+
 @pytest.mark.skipif(not os.environ.get("STATE_BENCH"), reason="STATE_BENCH (the built state_bench) not set")
 def test_two_real_shards_of_the_tiny_profile_merge_and_pass(tmp_path):
     bench = Path(os.environ["STATE_BENCH"])
