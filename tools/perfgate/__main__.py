@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 from perfgate.cli import main
 from perfgate.errors import PerfGateError
 from perfgate.fmt import one_line
 
 
-def run(argv: list[str] | None = None) -> int:
+def guarded(command: Callable[[list[str] | None], int], argv: list[str] | None = None,
+            prog: str = "perfgate") -> int:
+    """Runs a command line's main: PerfGateError (and ^C) become one line on stderr and exit 2.
+    `python3 -m perfgate` and the tools run as their own module (changepoints_eval) use it."""
     try:
-        return main(argv)
+        return command(argv)
     except PerfGateError as exc:
-        print(f"perfgate: error: {one_line(str(exc))}", file=sys.stderr)
+        print(f"{prog}: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("perfgate: error: interrupted", file=sys.stderr)
+        print(f"{prog}: error: interrupted", file=sys.stderr)
         return 2
+
+
+def run(argv: list[str] | None = None) -> int:
+    return guarded(main, argv)
 
 
 if __name__ == "__main__":

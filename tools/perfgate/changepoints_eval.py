@@ -17,13 +17,18 @@ on by 1 + step, runs `changepoints.detect` and counts:
   false   every other change point, per 1,000 points
 
 Deterministic for a given seed. Prints a Markdown table.
+
+Bad input (a runs folder that is missing or holds no JSON, a results file perfgate
+cannot load, a pool CSV without its columns, an option out of range) raises
+PerfGateError; run as a module, that is one line on stderr and exit 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import json
+import io
+import math
 import sys
 from collections import defaultdict
 from dataclasses import dataclass
@@ -32,37 +37,57 @@ from typing import Any
 
 import numpy as np
 
-from perfgate import changepoints
+from perfgate import changepoints, fileio, results
+from perfgate.__main__ import guarded
+from perfgate.errors import PerfGateError
 
 STEPS = (0.0, 0.05, 0.10, 0.20)
+POOL_COLUMNS = ("build", "benchmark", "run", "ratio")
 # A pool row: (build or file, benchmark, run or repetition index, value / its median).
 PoolRow = tuple[str, str, int, float]
 
 
 def _repetitions(path: Path) -> dict[str, list[float]]:
-    """{run name: real times of its repetitions} of one Google Benchmark JSON file (failed ones left out)."""
-    doc = json.loads(path.read_text(encoding="utf-8"))
+    """{run name: real times of its repetitions} of one Google Benchmark JSON file (failed ones left out),
+    read and validated by perfgate.results."""
+    doc = results.read_document(path)
     reps: dict[str, list[float]] = defaultdict(list)
     for b in doc["benchmarks"]:
         if b.get("run_type") == "iteration" and not b.get("error_occurred"):
-            reps[b["run_name"]].append(float(b["real_time"]))
+            reps[b.get("run_name") or b["name"]].append(float(b["real_time"]))
     return reps
+
+
+def _ratios(values: list[float], where: str, name: str) -> list[float]:
+    """`values` over their median; PerfGateError when that median is 0 (no ratio to take)."""
+    center = float(np.median(values))
+    if center == 0:
+        raise PerfGateError(f"{where}: benchmark {name!r} has a median real_time of 0, so no noise ratio")
+    return [v / center for v in values]
+
+
+def _run_files(folder: Path) -> list[Path]:
+    """The *.json runs of a runs folder, in name order; PerfGateError naming the folder when there are none."""
+    if not folder.exists():
+        raise PerfGateError(f"runs folder {folder} does not exist")
+    if not folder.is_dir():
+        raise PerfGateError(f"runs folder {folder} is not a directory")
+    files = sorted(folder.glob("*.json"))
+    if not files:
+        raise PerfGateError(f"runs folder {folder} holds no *.json runs (one Google Benchmark JSON file per run)")
+    return files
 
 
 def build_pool(run_dirs: list[Path]) -> list[PoolRow]:
     """(build, benchmark, run index, median / median over the build's runs) rows."""
     rows: list[PoolRow] = []
     for d in run_dirs:
-        files = sorted(Path(d).glob("*.json"))
-        if not files:
-            raise SystemExit(f"changepoints_eval: {d} holds no *.json runs")
         medians: dict[str, list[float]] = defaultdict(list)
-        for f in files:
+        for f in _run_files(Path(d)):
             for name, vals in _repetitions(f).items():
                 medians[name].append(float(np.median(vals)))
         for name, vals in medians.items():
-            center = float(np.median(vals))
-            rows += [(Path(d).name, name, i, v / center) for i, v in enumerate(vals)]
+            rows += [(Path(d).name, name, i, r) for i, r in enumerate(_ratios(vals, f"runs folder {d}", name))]
     return rows
 
 
@@ -73,18 +98,44 @@ def repetition_pool(files: list[Path]) -> list[PoolRow]:
     for f in files:
         for name, vals in _repetitions(Path(f)).items():
             if len(vals) >= 5:
-                center = float(np.median(vals))
-                rows += [(Path(f).stem, name, i, v / center) for i, v in enumerate(vals)]
+                rows += [(Path(f).stem, name, i, r) for i, r in enumerate(_ratios(vals, f"results file {f}", name))]
     return rows
 
 
+def write_pool(rows: list[PoolRow], path: Path) -> None:
+    """Writes the pool CSV atomically (PerfGateError naming the file when it cannot)."""
+    text = io.StringIO()
+    w = csv.writer(text)
+    w.writerow(POOL_COLUMNS)
+    w.writerows((b, n, i, f"{r:.6f}") for b, n, i, r in rows)
+    fileio.write_atomic(path, text.getvalue())
+
+
 def read_pool(path: Path) -> dict[str, np.ndarray]:
-    """{build/benchmark: ratios in run order}."""
+    """{build/benchmark: ratios in run order}; PerfGateError naming the file and the problem."""
     out: dict[str, list[float]] = defaultdict(list)
-    with open(path, newline="", encoding="utf-8") as f:
-        for row in csv.DictReader(f):
-            out[f"{row['build']}/{row['benchmark']}"].append(float(row["ratio"]))
+    reader = csv.DictReader(io.StringIO(fileio.read_text(path, "pool"), newline=""))
+    try:
+        absent = [c for c in POOL_COLUMNS if c not in (reader.fieldnames or [])]
+        if absent:
+            raise PerfGateError(f"pool file {path} has no column {absent[0]!r} (a pool has {', '.join(POOL_COLUMNS)})")
+        for row in reader:
+            out[f"{row['build']}/{row['benchmark']}"].append(_ratio(row["ratio"], path, reader.line_num))
+    except csv.Error as exc:
+        raise PerfGateError(f"pool file {path} is not CSV ({exc})") from None
+    if not out:
+        raise PerfGateError(f"pool file {path} has no rows")
     return {k: np.asarray(v) for k, v in out.items()}
+
+
+def _ratio(text: str | None, path: Path, line: int) -> float:
+    try:
+        value = float(text or "")
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise PerfGateError(f"pool file {path} line {line}: ratio {text!r} is not a finite number")
+    return value
 
 
 def draw(pool: np.ndarray, length: int, rng: np.random.Generator, block: int) -> np.ndarray:
@@ -149,7 +200,7 @@ def table(pools: dict[str, np.ndarray], design: Trials) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="changepoints_eval", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("pool")
@@ -166,23 +217,58 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--length", type=int, default=50)
     t.add_argument("--block", type=int, action="append", default=None)
     t.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args(argv)
-    if args.command == "pool":
-        rows = (build_pool(args.runs) if args.runs else []) + repetition_pool(args.repetitions)
-        with open(args.out, "w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f)
-            w.writerow(["build", "benchmark", "run", "ratio"])
-            w.writerows((b, n, i, f"{r:.6f}") for b, n, i, r in rows)
-        print(f"changepoints_eval: {len(rows)} run medians -> {args.out}")
-        return 0
-    if (args.pool is None) == (args.lognormal is None):
-        parser.error("table needs --pool or --lognormal")
+    return parser
+
+
+def _pool_command(args: argparse.Namespace) -> int:
+    if not args.runs and not args.repetitions:
+        raise PerfGateError("pool needs --runs DIR or --repetitions FILE")
+    rows = (build_pool(args.runs) if args.runs else []) + repetition_pool(args.repetitions)
+    if not rows:
+        raise PerfGateError(f"pool: no rows from {', '.join(map(str, args.runs + args.repetitions))} (a run needs "
+                            "iteration rows; a --repetitions benchmark 5 or more repetitions); no pool written")
+    write_pool(rows, args.out)
+    print(f"changepoints_eval: {len(rows)} run medians -> {args.out}")
+    return 0
+
+
+def _check_table_options(args: argparse.Namespace) -> None:
+    """The table's numbers in range (PerfGateError naming the option otherwise)."""
+    for option, value, least in (("--trials", args.trials, 1), ("--length", args.length, 2), ("--seed", args.seed, 0)):
+        if value < least:
+            raise PerfGateError(f"table: {option} must be at least {least}, not {value}")
+    for block in args.block or []:
+        if block < 1:
+            raise PerfGateError(f"table: --block must be at least 1, not {block}")
+    if args.lognormal is not None and not (math.isfinite(args.lognormal) and args.lognormal >= 0):
+        raise PerfGateError(f"table: --lognormal must be a finite sd(log) >= 0, not {args.lognormal}")
+
+
+def _table_command(args: argparse.Namespace) -> int:
+    _check_table_options(args)
     pools = read_pool(args.pool) if args.pool else \
         {f"lognormal {args.lognormal}": np.exp(np.random.default_rng(args.seed).normal(0, args.lognormal, 100_000))}
+    shortest = min(pools, key=lambda k: len(pools[k]))
+    longest_block = max(args.block or [1])
+    if longest_block > len(pools[shortest]):
+        raise PerfGateError(f"{f'pool file {args.pool}' if args.pool else 'table'}: --block {longest_block} is "
+                            f"longer than the "
+                            f"{len(pools[shortest])} runs of {shortest!r}")
     for block in args.block or [1]:
         print(table(pools, Trials(args.trials, args.length, block, seed=args.seed)))
     return 0
 
 
+def main(argv: list[str] | None = None) -> int:
+    """The command line; bad input raises PerfGateError (see the module docstring)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "pool":
+        return _pool_command(args)
+    if (args.pool is None) == (args.lognormal is None):
+        parser.error("table needs --pool or --lognormal")
+    return _table_command(args)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(guarded(main, prog="changepoints_eval"))
