@@ -249,6 +249,19 @@ std::size_t EstimateStoreBytes(std::size_t count, std::size_t key_size, std::siz
 // performs exactly one measured operation per Op().
 // ---------------------------------------------------------------------------
 
+// The first non-OK Status a workload's operations returned: a failed
+// operation does not stop the timed loop; the driver reports it afterwards.
+class FirstFailure {
+ public:
+  void Record(Status s) {
+    if (status_.ok()) status_ = std::move(s);
+  }
+  const Status& status() const { return status_; }
+
+ private:
+  Status status_;
+};
+
 // get() of populated keys: sequential (key i, i+1, ... wrapping, like the
 // spec's keys[idx % count] but with a compare instead of a division) or in
 // a precomputed order (Zipfian).
@@ -294,7 +307,7 @@ class PutWorkload {
     const std::size_t index = pos_;
     if (++pos_ == keys_.size()) pos_ = 0;
     Status s = store_.put(keys_[index], values_[index]);
-    if (!s.ok()) [[unlikely]] Fail(std::move(s));
+    if (!s.ok()) [[unlikely]] failure_.Record(std::move(s));
   }
   // Also flushes every `every` puts (0: never): mmap durability cost.
   void OpWithFlush(std::size_t every) {
@@ -302,22 +315,19 @@ class PutWorkload {
     if (++since_flush_ == every) {
       since_flush_ = 0;
       Status s = store_.flush();
-      if (!s.ok()) [[unlikely]] Fail(std::move(s));
+      if (!s.ok()) [[unlikely]] failure_.Record(std::move(s));
     }
   }
   // The first failure, or OK.
-  const Status& status() const { return status_; }
+  const Status& status() const { return failure_.status(); }
 
  private:
-  void Fail(Status s) {
-    if (status_.ok()) status_ = std::move(s);
-  }
   Store& store_;
   const KeySet& keys_;
   const ValueSet& values_;
   std::size_t pos_;
   std::size_t since_flush_ = 0;
-  Status status_;
+  FirstFailure failure_;
 };
 
 // del() of populated keys in sequential order, keeping the store's size
@@ -340,7 +350,7 @@ class DeleteWorkload {
 
   void Op() {
     Status s = store_.del(keys_[pos_]);
-    if (!s.ok()) [[unlikely]] Fail(std::move(s));
+    if (!s.ok()) [[unlikely]] failure_.Record(std::move(s));
     if (++pos_ == keys_.size()) pos_ = 0;
     ++pending_;
   }
@@ -350,24 +360,21 @@ class DeleteWorkload {
     std::size_t index = (pos_ + keys_.size() - pending_) % keys_.size();
     for (; pending_ > 0; --pending_) {
       Status s = store_.put(keys_[index], values_[index]);
-      if (!s.ok()) [[unlikely]] Fail(std::move(s));
+      if (!s.ok()) [[unlikely]] failure_.Record(std::move(s));
       if (++index == keys_.size()) index = 0;
     }
   }
   std::size_t batch() const { return batch_; }
-  const Status& status() const { return status_; }
+  const Status& status() const { return failure_.status(); }
 
  private:
-  void Fail(Status s) {
-    if (status_.ok()) status_ = std::move(s);
-  }
   Store& store_;
   const KeySet& keys_;
   const ValueSet& values_;
   std::size_t batch_;
   std::size_t pos_ = 0;
   std::size_t pending_ = 0;
-  Status status_;
+  FirstFailure failure_;
 };
 
 // The spec's range: keys [0, results) of a store holding more, visited with
@@ -426,16 +433,14 @@ class RestoreWorkload {
   RestoreWorkload(Store& target, std::string_view blob) : target_(target), blob_(blob) {}
   void Op() {
     Status s = target_.restore(blob_);
-    if (!s.ok()) [[unlikely]] {
-      if (status_.ok()) status_ = std::move(s);
-    }
+    if (!s.ok()) [[unlikely]] failure_.Record(std::move(s));
   }
-  const Status& status() const { return status_; }
+  const Status& status() const { return failure_.status(); }
 
  private:
   Store& target_;
   std::string_view blob_;
-  Status status_;
+  FirstFailure failure_;
 };
 
 // The snapshot-size rows of the spec: label and entry count.
