@@ -756,6 +756,28 @@ Status MmapStateStore::CheckCleanRecord(std::uint64_t committed_end) {
     kv_bytes += key_len + value_len;
     record_bytes += RecordSize(key_len, value_len);
   }
+  // The store never lets the index pass 70% occupancy (a lookup of an absent
+  // key stops at the first empty slot), and a lookup of each key must find
+  // its slot: not an earlier slot holding the same key, and not an empty
+  // slot before it. Every slot points at a checked record by now, and its
+  // tag is its key's, so the slot value serves as the hash.
+  if (IndexOverLoaded(occupied, index_slots_)) {
+    return Corrupt("index holds " + std::to_string(occupied) + " keys in " + std::to_string(index_slots_) +
+                   " slots, more than the 70% the store allows");
+  }
+  for (std::uint64_t i = 0; i < index_slots_; ++i) {
+    const std::uint64_t v = index_[i];
+    if (v == 0) continue;
+    bool found;
+    const std::uint64_t position = FindSlot(RecordKey(data_ + SlotOffset(v)), v, found);
+    if (!found) {
+      return Corrupt("index slot " + std::to_string(i) + " lies beyond an empty slot on its key's probe path");
+    }
+    if (position != i) {
+      return Corrupt("index slot " + std::to_string(i) + " holds the key that slot " + std::to_string(position) +
+                     " holds");
+    }
+  }
   const std::uint64_t recorded_count = LoadU64(base + kCleanLiveCountOffset);
   const std::uint64_t recorded_kv = LoadU64(base + kCleanLiveBytesOffset);
   const std::uint64_t recorded_dead = LoadU64(base + kCleanDeadBytesOffset);

@@ -1271,6 +1271,52 @@ TEST_CASE("a cleanly closed file whose index disagrees with its records gives Co
     CHECK(OpenStatus(path).message() ==
           path + ": index slot " + std::to_string(occupied_slot) + " does not point at a record");
   }
+  // Found by the structured mutation suite (mmap_fuzz_test): slots whose
+  // pointers and tags all check out, with counts to match, yet a lookup
+  // finds another slot or none. Such a store served a key from range() that
+  // get() did not find, or counted a key twice.
+  const auto record_kv = [&](std::uint64_t slot_value) {
+    const std::size_t at = 4096 + ((slot_value & mmap_internal::kOffsetMask) - 1) * 8;
+    std::uint32_t lengths[2];
+    std::memcpy(lengths, good.data() + at + 8, 8);
+    return std::uint64_t{lengths[0]} + lengths[1];
+  };
+  SECTION("a slot repeated further along its key's probe path") {
+    std::string bad = good;
+    const std::uint64_t v = GetU64(good, kSmallIndexStart + 8 * occupied_slot);
+    std::size_t repeat = occupied_slot;
+    while (GetU64(bad, kSmallIndexStart + 8 * repeat) != 0) repeat = (repeat + 1) % 64;
+    SetU64(bad, kSmallIndexStart + 8 * repeat, v);
+    SetU64(bad, kCleanLiveCount, 4);
+    SetU64(bad, kCleanLiveBytes, 48 + record_kv(v));
+    SetU64(bad, kCleanDeadBytes, std::uint64_t{96} - 4 * 32);  // the 96 committed bytes less the four slots' records
+    ResealClean(bad);
+    WriteFile(path, bad);
+    const Status s = OpenStatus(path);
+    CHECK(s.IsCorruption());
+    CHECK(s.message() == path + ": index slot " + std::to_string(repeat) + " holds the key that slot " +
+                             std::to_string(occupied_slot) + " holds");
+    CHECK(ReadFile(path) == bad);
+  }
+  SECTION("a slot beyond an empty slot on its key's probe path") {
+    std::size_t slot = 0;
+    while (GetU64(good, kSmallIndexStart + 8 * slot) == 0 || GetU64(good, kSmallIndexStart + 8 * ((slot + 1) % 64)) != 0 ||
+           GetU64(good, kSmallIndexStart + 8 * ((slot + 2) % 64)) != 0) {
+      ++slot;
+      REQUIRE(slot < 64);
+    }
+    std::string bad = good;
+    const std::size_t moved = (slot + 2) % 64;
+    SetU64(bad, kSmallIndexStart + 8 * moved, GetU64(good, kSmallIndexStart + 8 * slot));
+    SetU64(bad, kSmallIndexStart + 8 * slot, 0);
+    ResealClean(bad);
+    WriteFile(path, bad);
+    const Status s = OpenStatus(path);
+    CHECK(s.IsCorruption());
+    CHECK(s.message() == path + ": index slot " + std::to_string(moved) +
+                             " lies beyond an empty slot on its key's probe path");
+    CHECK(ReadFile(path) == bad);
+  }
   SECTION("a live count that differs from the occupied slots") {
     std::string bad = good;
     REQUIRE(GetU64(bad, kCleanLiveCount) == 3);
@@ -1307,6 +1353,39 @@ TEST_CASE("a cleanly closed file whose index disagrees with its records gives Co
       CHECK(ReadFile(path) == bad);
     }
   }
+}
+
+TEST_CASE("a cleanly closed index with more than 70% of its slots occupied gives Corruption naming the file",
+          "[mmap][errors]") {
+  // Found by the structured mutation suite (mmap_fuzz_test): every slot
+  // occupied, counts to match. A lookup of an absent key never met an empty
+  // slot: get() looped for ever.
+  TempDir dir("mmap_store_test");
+  const std::string path = dir.file("eight.mmap");
+  MmapOptions eight = kSmallFixed;
+  eight.initial_index_slots = 8;
+  {
+    auto store = OpenOrFail(path, eight);
+    for (int i = 0; i < 5; ++i) REQUIRE(store->put(Numbered("key", i), "v").ok());  // 5 of 8: the most it allows
+  }
+  std::string bad = ReadFile(path);
+  constexpr std::size_t kEightIndexStart = 4096 + 4096;
+  std::uint64_t first_occupied = 0;
+  for (std::size_t i = 0; i < 8 && first_occupied == 0; ++i) first_occupied = GetU64(bad, kEightIndexStart + 8 * i);
+  for (std::size_t i = 0; i < 8; ++i) {
+    if (GetU64(bad, kEightIndexStart + 8 * i) == 0) SetU64(bad, kEightIndexStart + 8 * i, first_occupied);
+  }
+  // The counts the eight slots imply (records of 24 bytes, "keyN" + "v").
+  SetU64(bad, kCleanLiveCount, 8);
+  SetU64(bad, kCleanLiveBytes, 8 * 5);
+  SetU64(bad, kCleanDeadBytes, GetU64(bad, kCommittedWord) % (std::uint64_t{1} << 48) * 8 - 8 * 24);
+  SetU64(bad, kCleanIndexChecksum, XXH3_64bits(bad.data() + kEightIndexStart, 8 * 8));
+  SetU64(bad, kCleanCheck, mmap_internal::CleanCloseCheck(bad.data()));
+  WriteFile(path, bad);
+  const Status s = OpenStatus(path);
+  CHECK(s.IsCorruption());
+  CHECK(s.message() == path + ": index holds 8 keys in 8 slots, more than the 70% the store allows");
+  CHECK(ReadFile(path) == bad);
 }
 
 TEST_CASE("a pending overwrite larger than its target gives Corruption and leaves the file as it was",
