@@ -680,10 +680,12 @@ Status MmapStateStore::Load(std::uint64_t file_size) {
     std::memset(index_, 0, index_slots_ * 8);
     live_count_ = live_bytes_ = dead_bytes_ = 0;
     for (std::uint64_t offset = 0; offset < end;) {
+      // Read before applying: growing the index may move the mapping.
       const char* record = data_ + offset;
+      const std::uint64_t size = RecordSize(LoadU32(record + 8), LoadU32(record + 12));
       s = ApplyLoggedRecord(offset, LoadU32(record + 4), RecordKey(record));
       if (!s.ok()) return s;
-      offset += RecordSize(LoadU32(record + 8), LoadU32(record + 12));
+      offset += size;
     }
   }
   ordered_.clear();
@@ -852,6 +854,7 @@ Status MmapStateStore::ApplyLoggedRecord(std::uint64_t offset, std::uint32_t typ
     if (!found && IndexOverLoaded(live_count_ + 1, index_slots_)) {
       Status s = Grow(0, true);
       if (!s.ok()) return s;
+      key = RecordKey(data_ + offset);  // the mapping may have moved
       position = FindSlot(key, hash, found);
     }
     index_[position] = ((hash >> kOffsetBits) << kOffsetBits) | (offset / 8 + 1);

@@ -13,8 +13,11 @@
 #include <catch2/catch.hpp>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <set>
@@ -243,6 +246,54 @@ TEST_CASE("every failing call during restore leaves the store unchanged and usab
 TEST_CASE("every failing call during flush returns IOError and leaves the store unchanged", "[fault]") {
   const Trials trials = FailEachCall([](MmapStateStore& store) { return store.flush(); }, [](Model&) {});
   CHECK(trials.failed_calls >= 1);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+void WriteFile(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  REQUIRE(out.good());
+}
+
+TEST_CASE("an open whose index rebuild grows the index past the mapping reads the records at their new place",
+          "[fault]") {
+  // A crash-left file whose geometry puts a small index at the very end of
+  // the file (the data region taking the rest): rebuilding the index for
+  // the keys the records hold grows it past the file, and the remap moves
+  // the mapping. Found by the structured mutation suite (mmap_fuzz_test):
+  // the rebuild kept reading the record it was at through the old mapping.
+  TempDir dir("mmap_fault_test");
+  const std::string path = dir.file("store.mmap");
+  FaultInjectingFileSystem fs;
+  Model model;
+  std::string image;
+  {
+    std::unique_ptr<MmapStateStore> store = Build(path, &fs, model);
+    for (int i = 0; i < 6; ++i) {
+      const std::string key = "more-" + std::to_string(i);
+      REQUIRE(store->put(key, "m").ok());
+      model[key] = "m";
+    }
+    image = ReadFile(path);  // as a SIGKILL now would leave it: dirty
+  }
+  constexpr std::uint64_t kSlots = 8;
+  const std::uint64_t data_capacity = image.size() - 4096 - kSlots * 8;
+  const std::uint64_t geometry = mmap_internal::EncodeCheckedWord((data_capacity / 8) | (std::uint64_t{3} << 40));
+  std::memcpy(image.data() + 64, &geometry, 8);
+  REQUIRE(model.size() * 10 > kSlots * 7);  // more keys than 8 slots may hold: the rebuild grows the index
+  WriteFile(path, image);
+  std::unique_ptr<MmapStateStore> store;
+  const Status s = MmapStateStore::Open(path, store, Tiny(&fs));
+  INFO(s.ToString());
+  REQUIRE(s.ok());
+  CHECK(Contents(*store) == model);
+  store.reset();
+  REQUIRE(MmapStateStore::Open(path, store, Tiny(&fs)).ok());
+  CHECK(Contents(*store) == model);
 }
 
 TEST_CASE("every failing call during creation returns IOError and leaves nothing behind", "[fault]") {
