@@ -652,14 +652,6 @@ Status MmapStateStore::Load(std::uint64_t file_size) {
   // checked above) rebuild the index.
   if (clean_check != 0) Publish(base_, kCleanCheckOffset, 0);
   StoreU64(base_ + kBootOffset, boot);
-  if (short_file) {
-    if (fs_->Ftruncate(fd_, static_cast<off_t>(required)) != 0) return IoError("cannot restore the file size", errno);
-    fs_->Unmap(base_, mapped_size_);
-    base_ = nullptr;
-    s = MapFile(required);
-    if (!s.ok()) return s;
-    SetGeometry(data_capacity, index_slots);
-  }
   if (pending.active) {
     CopyRecordImage(data_ + pending.target, base_ + kJournalImageOffset);
     Publish(base_, kJournalWordOffset, 0);
@@ -675,6 +667,29 @@ Status MmapStateStore::Load(std::uint64_t file_size) {
     std::memset(data_ + end, 0, std::min(committed_end, data_in_file) - end);
     s = SyncMapping();
     if (!s.ok()) return s;
+  }
+  if (short_file) {
+    // The header's geometry describes a longer file (a growth whose new size
+    // a power cut lost, or sizes nobody wrote). The index is rebuilt below
+    // anyway, so instead of extending the file to a size read from the
+    // header, give it a geometry it holds: the data region it has (every
+    // record kept lies in it, the committed end too) and the largest index,
+    // 8 slots at least and the header's at most, that fits after it. The
+    // rebuild grows the index if the keys need more.
+    const std::uint64_t kept_capacity = std::max(kMinDataCapacity, data_in_file & ~std::uint64_t{7});
+    const std::uint64_t room = file_size - std::min(file_size, kHeaderSize + kept_capacity);
+    std::uint64_t kept_slots = std::uint64_t{1} << kMinIndexLog2;
+    while (kept_slots < index_slots && kept_slots * 2 * 8 <= room) kept_slots *= 2;
+    const std::uint64_t kept_size = kHeaderSize + kept_capacity + kept_slots * 8;
+    if (kept_size > file_size) {
+      if (fs_->Ftruncate(fd_, static_cast<off_t>(kept_size)) != 0) return IoError("cannot size the file", errno);
+      fs_->Unmap(base_, mapped_size_);
+      base_ = nullptr;
+      s = MapFile(kept_size);
+      if (!s.ok()) return s;
+    }
+    SetGeometry(kept_capacity, kept_slots);
+    WriteGeometry();
   }
   if (!clean) {
     std::memset(index_, 0, index_slots_ * 8);
