@@ -649,9 +649,10 @@ Status MmapStateStore::Load(std::uint64_t file_size) {
   put_starts_ = {};
   // Validated: from here on the file changes. Mark it dirty first, finish
   // an interrupted overwrite, drop a lost tail, then (unless the index was
-  // checked above) rebuild the index.
+  // checked above) rebuild the index, and only then claim the file for this
+  // boot: should a step fail (a full disk, a failed sync), the next Open
+  // recovers it again under the rules of another boot.
   if (clean_check != 0) Publish(base_, kCleanCheckOffset, 0);
-  StoreU64(base_ + kBootOffset, boot);
   if (pending.active) {
     CopyRecordImage(data_ + pending.target, base_ + kJournalImageOffset);
     Publish(base_, kJournalWordOffset, 0);
@@ -703,6 +704,7 @@ Status MmapStateStore::Load(std::uint64_t file_size) {
       offset += size;
     }
   }
+  StoreU64(base_ + kBootOffset, boot);
   ordered_.clear();
   ordered_valid_ = false;  // built by the first ordered call
   return Status::OK();

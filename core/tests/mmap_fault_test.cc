@@ -47,10 +47,14 @@ class FaultInjectingFileSystem : public FileSystem {
   void Disarm() { fail_at_ = -1; }
   bool failed() const { return !failed_call_.empty(); }
   const std::string& failed_call() const { return failed_call_; }
+  // The boot the store sees (0: the running one). Another boot's file is
+  // recovered as after a power cut.
+  void set_boot(std::uint64_t boot) { boot_ = boot; }
 
   int Open(const char* path, int flags, mode_t mode) override {
     return Fail("open", EACCES) ? -1 : FileSystem::Open(path, flags, mode);
   }
+  std::uint64_t BootId() override { return boot_ != 0 ? boot_ : FileSystem::BootId(); }
   int Flock(int fd, int operation) override { return Fail("flock", ENOLCK) ? -1 : FileSystem::Flock(fd, operation); }
   int Fstat(int fd, struct stat* out) override { return Fail("fstat", EIO) ? -1 : FileSystem::Fstat(fd, out); }
   int Ftruncate(int fd, off_t size) override { return Fail("ftruncate", EFBIG) ? -1 : FileSystem::Ftruncate(fd, size); }
@@ -89,6 +93,7 @@ class FaultInjectingFileSystem : public FileSystem {
   long calls_ = 0;
   long fail_at_ = -1;
   std::string failed_call_;
+  std::uint64_t boot_ = 0;
 };
 
 Model Contents(const MmapStateStore& store) {
@@ -294,6 +299,73 @@ TEST_CASE("an open whose index rebuild grows the index past the mapping reads th
   store.reset();
   REQUIRE(MmapStateStore::Open(path, store, Tiny(&fs)).ok());
   CHECK(Contents(*store) == model);
+}
+
+TEST_CASE("every failing call while open recovers a file from another boot returns IOError, and a later open "
+          "recovers it",
+          "[fault]") {
+  // A power cut while the file grew: the header page (the new geometry, the
+  // committed end past the flush) reached the disk, the file's new size did
+  // not. Open must drop the lost tail, give the file a geometry it holds and
+  // rebuild the index; whichever call of that fails, a later open must still
+  // recover the flushed state.
+  TempDir dir("mmap_fault_test");
+  const std::string path = dir.file("store.mmap");
+  Model flushed;
+  std::string image;
+  {
+    std::unique_ptr<MmapStateStore> store;
+    REQUIRE(MmapStateStore::Open(path, store, Tiny(nullptr)).ok());
+    for (int i = 0; i < 10; ++i) {
+      const std::string key = "flushed-" + std::to_string(i);
+      REQUIRE(store->put(key, "v").ok());
+      flushed[key] = "v";
+    }
+    REQUIRE(store->flush().ok());
+    const std::size_t size_at_flush = std::filesystem::file_size(path);
+    for (int i = 0; i < 100; ++i) REQUIRE(store->put("grown-" + std::to_string(i), std::string(40, 'g')).ok());
+    image = ReadFile(path);  // as the page cache holds it, not closed
+    REQUIRE(image.size() > size_at_flush + 4096);
+    image.resize(size_at_flush);
+  }
+  int failed_calls = 0;
+  for (long fail_at = 0;; ++fail_at) {
+    REQUIRE(fail_at < 200);
+    WriteFile(path, image);
+    FaultInjectingFileSystem fs;
+    fs.set_boot(0xB007ED);  // the file's boot tag is the running boot's: this is another
+    std::unique_ptr<MmapStateStore> store;
+    fs.Arm(fail_at);
+    const Status s = MmapStateStore::Open(path, store, Tiny(&fs));
+    fs.Disarm();
+    if (!fs.failed()) {
+      REQUIRE(s.ok());
+      CHECK(Contents(*store) == flushed);
+      break;
+    }
+    ++failed_calls;
+    INFO("failing call " << fail_at << " (" << fs.failed_call() << "): " << s.ToString());
+    if (s.ok()) {
+      CHECK(fs.failed_call() == "madvise(HUGEPAGE)");
+    } else {
+      CHECK(s.IsIOError());
+      CHECK(s.message().rfind(path + ": ", 0) == 0);
+      CHECK(store == nullptr);
+      // A later open, in the same boot with nothing failing, recovers it.
+      const Status again = MmapStateStore::Open(path, store, Tiny(&fs));
+      INFO("the later open: " << again.ToString());
+      REQUIRE(again.ok());
+    }
+    CHECK(Contents(*store) == flushed);
+    REQUIRE(store->put("probe", "after the failure").ok());
+    store.reset();
+    REQUIRE(MmapStateStore::Open(path, store, Tiny(&fs)).ok());
+    Model with_probe = flushed;
+    with_probe["probe"] = "after the failure";
+    CHECK(Contents(*store) == with_probe);
+  }
+  std::printf("fault: recovering open: %d calls failed in turn\n", failed_calls);
+  CHECK(failed_calls >= 6);
 }
 
 TEST_CASE("every failing call during creation returns IOError and leaves nothing behind", "[fault]") {
