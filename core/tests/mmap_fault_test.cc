@@ -1,11 +1,12 @@
 // Fault injection (LevelDB's fault_injection_test, through the FileSystem
-// seam): every operating-system call that growth, compaction, restore,
-// creation and flush make is failed in turn. Each failure must surface as
-// IOError (or be absorbed, for the best-effort calls), leave the store
-// unchanged and usable, and a clean close and reopen must give the same
-// contents. Remaps are forced to move the mapping, so a pointer left into
-// the old one is caught (by ASan in the sanitizer build, by a wrong answer
-// otherwise).
+// seam): every operating-system call that growth, compaction, restore (also
+// when they rewrite the spare file the previous one kept), creation, flush
+// and an open recovering another boot's file make is failed in turn. Each
+// failure must surface as IOError (or be absorbed, for the best-effort
+// calls), leave the store unchanged and usable, and a clean close and
+// reopen must give the same contents. Remaps are forced to move the
+// mapping, so a pointer left into the old one is caught (by ASan in the
+// sanitizer build, by a wrong answer otherwise).
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -47,12 +48,18 @@ class FaultInjectingFileSystem : public FileSystem {
   void Disarm() { fail_at_ = -1; }
   bool failed() const { return !failed_call_.empty(); }
   const std::string& failed_call() const { return failed_call_; }
+  // Files created as `<path>.rewrite`: a restore or compact that reuses the
+  // spare creates none.
+  int rewrite_files_created() const { return rewrite_files_created_; }
   // The boot the store sees (0: the running one). Another boot's file is
   // recovered as after a power cut.
   void set_boot(std::uint64_t boot) { boot_ = boot; }
 
   int Open(const char* path, int flags, mode_t mode) override {
-    return Fail("open", EACCES) ? -1 : FileSystem::Open(path, flags, mode);
+    if (Fail("open", EACCES)) return -1;
+    const std::string_view name(path);
+    if ((flags & O_CREAT) != 0 && name.ends_with(".rewrite")) ++rewrite_files_created_;
+    return FileSystem::Open(path, flags, mode);
   }
   std::uint64_t BootId() override { return boot_ != 0 ? boot_ : FileSystem::BootId(); }
   int Flock(int fd, int operation) override { return Fail("flock", ENOLCK) ? -1 : FileSystem::Flock(fd, operation); }
@@ -93,6 +100,7 @@ class FaultInjectingFileSystem : public FileSystem {
   long calls_ = 0;
   long fail_at_ = -1;
   std::string failed_call_;
+  int rewrite_files_created_ = 0;
   std::uint64_t boot_ = 0;
 };
 
@@ -137,10 +145,24 @@ struct Trials {
   int absorbed = 0;  // best-effort calls whose failure the store tolerates
 };
 
+// What a FailEachCall run prepares before failing calls of its operation.
+struct Preparation {
+  // Run on the built store before the calls are counted (say, a compaction
+  // that leaves a spare for the operation to reuse).
+  std::function<Status(MmapStateStore&)> step;
+  // Calls whose failure the operation may absorb besides the best-effort
+  // ones every operation may (a failed reuse of the spare falls back to a
+  // new file).
+  std::set<std::string> absorbable;
+  // The operation, when no call fails, reuses the spare instead of creating
+  // a `.rewrite` file.
+  bool reuses_spare = false;
+};
+
 // Fails each call of `op` in turn on a freshly built store. `expected_after`
 // is the contents once `op` succeeded.
 Trials FailEachCall(const std::function<Status(MmapStateStore&)>& op,
-                    const std::function<void(Model&)>& apply_to_model) {
+                    const std::function<void(Model&)>& apply_to_model, const Preparation& preparation = {}) {
   Trials trials;
   for (long fail_at = 0;; ++fail_at) {
     REQUIRE(fail_at < 200);
@@ -149,15 +171,21 @@ Trials FailEachCall(const std::function<Status(MmapStateStore&)>& op,
     FaultInjectingFileSystem fs;
     Model model;
     std::unique_ptr<MmapStateStore> store = Build(path, &fs, model);
+    if (preparation.step) {
+      REQUIRE(preparation.step(*store).ok());
+      REQUIRE(Contents(*store) == model);
+    }
     Model after = model;
     apply_to_model(after);
 
+    const int rewrite_files_before = fs.rewrite_files_created();
     fs.Arm(fail_at);
     const Status s = op(*store);
     fs.Disarm();
     if (!fs.failed()) {
       REQUIRE(s.ok());
       CHECK(Contents(*store) == after);
+      if (preparation.reuses_spare) CHECK(fs.rewrite_files_created() == rewrite_files_before);
       break;  // every call has been failed once
     }
     INFO("failing call " << fail_at << " (" << fs.failed_call() << "): " << s.ToString());
@@ -170,7 +198,8 @@ Trials FailEachCall(const std::function<Status(MmapStateStore&)>& op,
       // below shows the new contents are the file's).
       INFO("absorbed");
       CHECK((fs.failed_call() == "madvise(HUGEPAGE)" || fs.failed_call() == "open" || fs.failed_call() == "fsync" ||
-             fs.failed_call() == "link" || fs.failed_call() == "rename"));
+             fs.failed_call() == "link" || fs.failed_call() == "rename" ||
+             preparation.absorbable.count(fs.failed_call()) != 0));
       ++trials.absorbed;
       model = after;
       CHECK(store->flush().ok());
@@ -245,6 +274,57 @@ TEST_CASE("every failing call during restore leaves the store unchanged and usab
   const Trials trials =
       FailEachCall([&](MmapStateStore& store) { return store.restore(blob); }, [&](Model& m) { m = restored; });
   std::printf("fault: restore: %d calls failed in turn, %d absorbed\n", trials.failed_calls, trials.absorbed);
+  CHECK(trials.failed_calls >= 8);
+}
+
+// restore() and compact() keep the file they replace as `<path>.spare` and
+// rewrite it in place the next time: empty it (resized when the new store
+// needs another size), fill it, sync it, rename it over the path.
+// After one compaction the spare is the built store's file, of another
+// size than the compacted one (the reuse resizes it); after two it has the
+// compacted store's size.
+const Preparation kAfterCompaction = {
+    [](MmapStateStore& store) { return store.compact(); },
+    // Emptying the spare (resize, remap, prefault) failed: a new file instead.
+    {"ftruncate", "mremap", "madvise(POPULATE_WRITE)"},
+    true,
+};
+const Preparation kAfterTwoCompactions = {
+    [](MmapStateStore& store) {
+      Status s = store.compact();
+      return s.ok() ? store.compact() : s;
+    },
+    {"ftruncate", "mremap", "madvise(POPULATE_WRITE)"},
+    true,
+};
+
+TEST_CASE("every failing call during a compaction that reuses the spare leaves the store unchanged and usable",
+          "[fault]") {
+  const auto compact = [](MmapStateStore& store) { return store.compact(); };
+  const Trials resized = FailEachCall(compact, [](Model&) {}, kAfterCompaction);
+  const Trials same_size = FailEachCall(compact, [](Model&) {}, kAfterTwoCompactions);
+  std::printf("fault: compact into the spare: %d calls failed in turn (%d absorbed) resizing it, %d (%d) at its size\n",
+              resized.failed_calls, resized.absorbed, same_size.failed_calls, same_size.absorbed);
+  // Resizing: ftruncate, mremap and the huge-page advice more than at its size.
+  CHECK(resized.failed_calls >= same_size.failed_calls + 3);
+  CHECK(same_size.failed_calls >= 5);
+}
+
+TEST_CASE("every failing call during a restore that reuses and resizes the spare leaves the store unchanged and "
+          "usable",
+          "[fault]") {
+  InMemoryStateStore source;
+  Model restored;
+  for (int i = 0; i < 300; ++i) {
+    const std::string key = "restored-" + std::to_string(1000 + i);
+    REQUIRE(source.put(key, std::string(i % 50, 'r')).ok());
+    restored[key] = std::string(i % 50, 'r');
+  }
+  const std::string blob = source.snapshot();
+  const Trials trials = FailEachCall([&](MmapStateStore& store) { return store.restore(blob); },
+                                     [&](Model& m) { m = restored; }, kAfterCompaction);
+  std::printf("fault: restore into the resized spare: %d calls failed in turn, %d absorbed\n", trials.failed_calls,
+              trials.absorbed);
   CHECK(trials.failed_calls >= 8);
 }
 
