@@ -8,6 +8,7 @@
 #   make perf-baseline [PROFILE=...]   write baselines/<profile>.json for review
 #   make perf-trends [HISTORY=...]     reports/trends.html + changes.json from the run history
 #   make bench | report | perf-gate-selftest | clean
+#   make fuzz [FUZZ_SECONDS=120] [FUZZ_ARGS=...]   libFuzzer over the mmap store's Open (clang)
 
 PROFILE ?= quick
 BASE ?=
@@ -24,6 +25,10 @@ TRENDS_ARGS ?=
 
 RELEASE_DIR := $(BUILD_DIR)/release
 ASAN_DIR := $(BUILD_DIR)/asan
+# libFuzzer over the mmap store's Open (make fuzz; not part of make test).
+FUZZ_DIR := $(BUILD_DIR)/fuzz
+FUZZ_SECONDS ?= 120
+FUZZ_ARGS ?=
 # A state_bench whose state_get_inmemory/1000 is made 30% slower by the benchmark-side
 # STATESTORE_BENCH_SLOWDOWN option: the regression tools/perf-gate's end-to-end test must catch.
 SLOW_DIR := $(BUILD_DIR)/test-slowdown
@@ -34,7 +39,7 @@ RESULTS := $(REPORT_DIR)/results-$(PROFILE).json
 BASELINE := baselines/$(PROFILE).json
 
 .PHONY: all setup setup-test build build-asan build-slowdown build-profile test test-cpp test-python lint lint-workflow \
-        bench perf-gate perf-baseline report perf-gate-selftest perf-trends clean
+        bench perf-gate perf-baseline report perf-gate-selftest perf-trends fuzz clean
 
 all: build
 
@@ -72,6 +77,25 @@ build-slowdown: $(SLOW_DIR)/CMakeCache.txt
 build-asan: $(ASAN_DIR)/CMakeCache.txt
 	@echo "== build ASan/UBSan"
 	@cmake --build $(ASAN_DIR) -j$(JOBS) >/dev/null
+
+# libFuzzer needs clang (Debian's clang package); the library is built with
+# coverage and ASan/UBSan. The corpus (seeds from the structured mutation
+# suite, then whatever libFuzzer keeps) lives in $(FUZZ_DIR)/corpus across
+# runs; a crash or contract violation is saved under $(FUZZ_DIR)/findings/.
+$(FUZZ_DIR)/CMakeCache.txt: | setup
+	@command -v clang++ >/dev/null || { echo "make fuzz needs clang++ (apt-get install clang)" >&2; exit 2; }
+	@echo "== configure the libFuzzer build ($(FUZZ_DIR), clang++)"
+	@cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DSTATESTORE_FUZZ=ON \
+	  -DSTATESTORE_BUILD_TESTS=OFF -DSTATESTORE_BUILD_BENCHES=OFF >/dev/null
+
+fuzz: $(FUZZ_DIR)/CMakeCache.txt
+	@echo "== build mmap_open_fuzzer"
+	@cmake --build $(FUZZ_DIR) -j$(JOBS) >/dev/null
+	@mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/findings
+	@$(FUZZ_DIR)/core/tests/fuzz/mmap_fuzz_corpus $(FUZZ_DIR)/corpus
+	@echo "== mmap_open_fuzzer for $(FUZZ_SECONDS) s"
+	@$(FUZZ_DIR)/core/tests/fuzz/mmap_open_fuzzer -max_total_time=$(FUZZ_SECONDS) -timeout=30 -rss_limit_mb=4096 \
+	  -max_len=65536 -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/findings/ $(FUZZ_ARGS) $(FUZZ_DIR)/corpus
 
 test: setup-test
 	@$(MAKE) --no-print-directory lint test-cpp test-python lint-workflow
