@@ -52,6 +52,7 @@
 #include "profile.h"
 #include "slowdown.h"
 #include "statestore/inmemory_state_store.h"
+#include "statestore/internal/mmap_format.h"
 #include "statestore/mmap_state_store.h"
 #include "workloads.h"
 #if STATESTORE_PEERS_ON
@@ -199,10 +200,9 @@ struct Backend<MmapStateStore> {
     MmapOptions options;
     options.hash_seed = hash_seed::Get();  // 0: random (hash_seed.h)
     if (kv_bytes_per_entry > 0) {
-      const std::size_t record_bytes = (mmap_internal::kRecordHeaderSize + kv_bytes_per_entry + 7) & ~std::size_t{7};
+      const std::size_t record_bytes = mmap_internal::LogRecordSize(0, kv_bytes_per_entry);
       options.initial_data_bytes = std::max(options.initial_data_bytes, entries * record_bytes);
-      // The index grows past 70% occupancy.
-      while (options.initial_index_slots * 7 < entries * 10) options.initial_index_slots *= 2;
+      options.initial_index_slots = mmap_internal::IndexSlotsFor(entries, options.initial_index_slots);
     }
     std::unique_ptr<MmapStateStore> store;
     Status s = MmapStateStore::Open(path, store, options);

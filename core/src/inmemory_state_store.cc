@@ -61,15 +61,9 @@ void Arena::ReserveContiguous(std::size_t n) {
   limit_ = chunk + n;
 }
 
-}  // namespace inmemory_internal
-
 namespace {
 
-using inmemory_internal::Entry;
-using inmemory_internal::KeyPrefix;
-using inmemory_internal::KeyProbe;
-using inmemory_internal::OrderedRef;
-using inmemory_internal::RecordSize;
+using internal::KeyPrefix;
 
 // The table every store starts with: one empty slot, so lookups on a store
 // that never held a key need no special case.
@@ -77,15 +71,13 @@ constexpr std::uint64_t kEmptyTable[1] = {0};
 
 }  // namespace
 
-InMemoryStateStore::InMemoryStateStore()
+InMemoryCore::InMemoryCore()
     : secret_(internal::HashSecretFromSeed(internal::InstanceHashSeed())), slots_(kEmptyTable) {}
 
-InMemoryStateStore::InMemoryStateStore(FixedHashSeed seed)
-    : secret_(internal::HashSecretFromSeed(seed.value)), fixed_seed_(seed.value), slots_(kEmptyTable) {}
+InMemoryCore::InMemoryCore(std::uint64_t fixed_seed)
+    : secret_(internal::HashSecretFromSeed(fixed_seed)), fixed_seed_(fixed_seed), slots_(kEmptyTable) {}
 
-InMemoryStateStore::~InMemoryStateStore() = default;
-
-std::size_t InMemoryStateStore::CapacityFor(std::size_t n) {
+std::size_t InMemoryCore::CapacityFor(std::size_t n) {
   // Linear probing stays short up to a load factor of 3/4.
   std::size_t capacity = kMinCapacity;
   while (capacity * 3 < n * 4) capacity *= 2;
@@ -95,9 +87,9 @@ std::size_t InMemoryStateStore::CapacityFor(std::size_t n) {
 // Inserts keys known to be absent into a table with room for them. Hashes a
 // batch ahead and prefetches the home slots, so that the random slot
 // accesses of a large table overlap instead of stalling one by one.
-class InMemoryStateStore::BatchInserter {
+class InMemoryCore::BatchInserter {
  public:
-  BatchInserter(const InMemoryStateStore& store, std::uint64_t* table, std::size_t mask)
+  BatchInserter(const InMemoryCore& store, std::uint64_t* table, std::size_t mask)
       : store_(store), table_(table), mask_(mask) {}
   ~BatchInserter() { Flush(); }
 
@@ -119,7 +111,7 @@ class InMemoryStateStore::BatchInserter {
 
  private:
   static constexpr std::size_t kBatch = 16;
-  const InMemoryStateStore& store_;
+  const InMemoryCore& store_;
   std::uint64_t* const table_;
   const std::size_t mask_;
   std::size_t pending_ = 0;
@@ -127,7 +119,7 @@ class InMemoryStateStore::BatchInserter {
   std::uint64_t hashes_[kBatch];
 };
 
-void InMemoryStateStore::FillTable(std::uint64_t* table, std::size_t mask) const {
+void InMemoryCore::FillTable(std::uint64_t* table, std::size_t mask) const {
   // REQUIRES: `table` is empty and has room for every entry.
   BatchInserter inserter(*this, table, mask);
   if (ordered_deleted_ == 0) {
@@ -139,8 +131,8 @@ void InMemoryStateStore::FillTable(std::uint64_t* table, std::size_t mask) const
   }
 }
 
-void InMemoryStateStore::Rehash(std::size_t capacity) {
-  std::unique_ptr<std::uint64_t[], inmemory_internal::FreeDeleter> table(
+void InMemoryCore::Rehash(std::size_t capacity) {
+  SlotTable table(
       static_cast<std::uint64_t*>(std::calloc(capacity, sizeof(std::uint64_t))));
   if (!table) throw std::bad_alloc();
   FillTable(table.get(), capacity - 1);
@@ -150,26 +142,8 @@ void InMemoryStateStore::Rehash(std::size_t capacity) {
   tombstones_ = 0;
 }
 
-Status InMemoryStateStore::reserve(std::size_t n) {
-  // Checked before CapacityFor(), whose doubling would overflow.
-  if (n > kMaxReservableKeys) {
-    return Status::ResourceExhausted("cannot reserve " + std::to_string(n) + " keys",
-                                     "the hash table holds at most " + std::to_string(kMaxReservableKeys) +
-                                         " keys (2^40 slots at a load of 3/4)");
-  }
-  const std::size_t capacity = CapacityFor(n);
-  if (capacity <= hash_capacity()) return Status::OK();
-  try {
-    Rehash(capacity);
-  } catch (const std::bad_alloc&) {
-    return Status::ResourceExhausted("out of memory", "cannot allocate " + std::to_string(capacity) +
-                                                          " hash slots for " + std::to_string(n) + " keys");
-  }
-  return Status::OK();
-}
-
-Entry* InMemoryStateStore::NewRecord(std::string_view key, std::string_view value) {
-  char* p = arena_.Allocate(RecordSize(key.size(), value.size()));
+Entry* InMemoryCore::NewRecord(std::string_view key, std::string_view value) {
+  char* p = arena_.Allocate(ArenaRecordSize(key.size(), value.size()));
   Entry* e = new (p) Entry;
   e->set_sizes(static_cast<std::uint32_t>(key.size()), static_cast<std::uint32_t>(value.size()));
   if (!key.empty()) std::memcpy(e->key_data(), key.data(), key.size());
@@ -177,20 +151,11 @@ Entry* InMemoryStateStore::NewRecord(std::string_view key, std::string_view valu
   return e;
 }
 
-Status InMemoryStateStore::RejectOversize(std::size_t key_size, std::size_t value_size) {
-  if (key_size > kMaxKeySize) {
-    return Status::InvalidArgument("key too long", std::to_string(key_size) + " bytes exceeds kMaxKeySize (" +
-                                                       std::to_string(kMaxKeySize) + " bytes)");
-  }
-  return Status::InvalidArgument("value too long", std::to_string(value_size) + " bytes exceeds kMaxValueSize (" +
-                                                       std::to_string(kMaxValueSize) + " bytes)");
-}
-
-Status InMemoryStateStore::Overwrite(std::size_t slot, std::string_view key, std::string_view value,
+Status InMemoryCore::Overwrite(std::size_t slot, std::string_view key, std::string_view value,
                                      std::uint64_t hash) {
   Entry* old = SlotEntry(slots_[slot]);
-  const std::size_t old_size = RecordSize(old->key_size(), old->value_size());
-  const std::size_t new_size = RecordSize(key.size(), value.size());
+  const std::size_t old_size = ArenaRecordSize(old->key_size(), old->value_size());
+  const std::size_t new_size = ArenaRecordSize(key.size(), value.size());
   if (new_size <= old_size) {
     // In place. `value` may alias this very record (a view from get()).
     if (!value.empty()) std::memmove(old->value_data(), value.data(), value.size());
@@ -216,7 +181,7 @@ Status InMemoryStateStore::Overwrite(std::size_t slot, std::string_view key, std
   return Status::OK();
 }
 
-Status InMemoryStateStore::Insert(std::string_view key, std::string_view value, std::uint64_t hash) {
+Status InMemoryCore::Insert(std::string_view key, std::string_view value, std::uint64_t hash) {
   try {
     const std::size_t capacity = slot_mask_ + 1;
     if (!slots_owner_) {
@@ -246,11 +211,11 @@ Status InMemoryStateStore::Insert(std::string_view key, std::string_view value, 
   }
   ++live_count_;
   live_kv_bytes_ += key.size() + value.size();
-  live_record_bytes_ += RecordSize(key.size(), value.size());
+  live_record_bytes_ += ArenaRecordSize(key.size(), value.size());
   return Status::OK();
 }
 
-Entry* InMemoryStateStore::InsertWithDeleted(std::string_view key, std::string_view value) {
+Entry* InMemoryCore::InsertWithDeleted(std::string_view key, std::string_view value) {
   // The key may have been deleted with its record and ordered element kept
   // (see del()): then the element is reused, and so is the record when the
   // value fits in it, which also gives its bytes back to the live count (a
@@ -274,6 +239,136 @@ Entry* InMemoryStateStore::InsertWithDeleted(std::string_view key, std::string_v
   return e;
 }
 
+void InMemoryCore::MaybeCompact() {
+  const std::size_t dead = dead_record_bytes();
+  try {
+    if (dead >= kMinDeadBytesToCompact && dead > live_record_bytes_) {
+      Compact();
+    } else if (ordered_deleted_ > live_count_ + kMinDeadRefsToPurge) [[unlikely]] {
+      PurgeDeletedRefs();
+    }
+  } catch (const std::bad_alloc&) {
+    // Both only reclaim space; without memory for them the store stays
+    // correct and tries again on a later mutation.
+  }
+}
+
+void InMemoryCore::PurgeDeletedRefs() {
+  OrderedIndex live(ordered_.key_comp());
+  for (const OrderedRef& ref : ordered_) {
+    if (!ref.entry->deleted()) live.insert(live.end(), ref);
+  }
+  ordered_.swap(live);
+  ordered_deleted_ = 0;
+}
+
+void InMemoryCore::Compact() {
+  // Everything that can fail happens before anything changes (a purge that
+  // throws leaves the index as it was).
+  if (ordered_deleted_ > 0) PurgeDeletedRefs();
+  Arena fresh;
+  if (live_record_bytes_ > 0) fresh.ReserveContiguous(live_record_bytes_);
+  SlotTable table(
+      static_cast<std::uint64_t*>(std::calloc(slot_mask_ + 1, sizeof(std::uint64_t))));
+  if (!table) throw std::bad_alloc();
+  // Copy in key order so that later scans walk memory sequentially.
+  for (const OrderedRef& ref : ordered_) {
+    const Entry* old = ref.entry;
+    const std::size_t bytes = ArenaRecordSize(old->key_size(), old->value_size());
+    Entry* e = reinterpret_cast<Entry*>(fresh.Allocate(bytes));
+    std::memcpy(static_cast<void*>(e), old, bytes);
+    ref.entry = e;
+  }
+  FillTable(table.get(), slot_mask_);
+  arena_ = std::move(fresh);
+  slots_owner_ = std::move(table);
+  slots_ = slots_owner_.get();
+  tombstones_ = 0;
+}
+
+void InMemoryCore::Swap(InMemoryCore& other) noexcept {
+  using std::swap;
+  swap(secret_, other.secret_);
+  swap(fixed_seed_, other.fixed_seed_);
+  swap(slots_owner_, other.slots_owner_);
+  swap(slots_, other.slots_);
+  swap(slot_mask_, other.slot_mask_);
+  swap(tombstones_, other.tombstones_);
+  ordered_.swap(other.ordered_);
+  swap(ordered_deleted_, other.ordered_deleted_);
+  swap(arena_, other.arena_);
+  swap(live_count_, other.live_count_);
+  swap(live_kv_bytes_, other.live_kv_bytes_);
+  swap(live_record_bytes_, other.live_record_bytes_);
+}
+
+std::size_t InMemoryCore::TEST_memory_usage() const {
+  // The btree's node overhead is not exposed; estimate its leaves as 3/4 full.
+  const std::size_t ordered_estimate = ordered_.size() * sizeof(OrderedRef) * 4 / 3;
+  return arena_.reserved_bytes() + index_capacity() * sizeof(std::uint64_t) + ordered_estimate;
+}
+
+std::size_t InMemoryCore::TEST_longest_probe_distance() const {
+  if (!slots_owner_) return 0;
+  std::size_t longest = 0;
+  for (std::size_t i = 0; i <= slot_mask_; ++i) {
+    const std::uint64_t s = slots_[i];
+    if (s == kEmptySlot || s == kTombstone) continue;
+    const std::size_t home = Hash(SlotEntry(s)->key()) & slot_mask_;
+    longest = std::max(longest, (i - home) & slot_mask_);
+  }
+  return longest;
+}
+
+std::size_t InMemoryCore::TEST_total_probe_distance() const {
+  if (!slots_owner_) return 0;
+  std::size_t total = 0;
+  for (std::size_t i = 0; i <= slot_mask_; ++i) {
+    const std::uint64_t s = slots_[i];
+    if (s == kEmptySlot || s == kTombstone) continue;
+    total += (i - (Hash(SlotEntry(s)->key()) & slot_mask_)) & slot_mask_;
+  }
+  return total;
+}
+
+}  // namespace inmemory_internal
+
+namespace {
+
+using inmemory_internal::ArenaRecordSize;
+using inmemory_internal::Entry;
+using inmemory_internal::kEmptyTable;
+using inmemory_internal::kTombstone;
+using inmemory_internal::OrderedRef;
+using inmemory_internal::SlotEntry;
+using internal::KeyPrefix;
+
+}  // namespace
+
+InMemoryStateStore::InMemoryStateStore() = default;
+
+InMemoryStateStore::InMemoryStateStore(FixedHashSeed seed) : InMemoryCore(seed.value) {}
+
+InMemoryStateStore::~InMemoryStateStore() = default;
+
+Status InMemoryStateStore::reserve(std::size_t n) {
+  // Checked before CapacityFor(), whose doubling would overflow.
+  if (n > kMaxReservableKeys) {
+    return Status::ResourceExhausted("cannot reserve " + std::to_string(n) + " keys",
+                                     "the hash table holds at most " + std::to_string(kMaxReservableKeys) +
+                                         " keys (2^40 slots at a load of 3/4)");
+  }
+  const std::size_t capacity = CapacityFor(n);
+  if (capacity <= index_capacity()) return Status::OK();
+  try {
+    Rehash(capacity);
+  } catch (const std::bad_alloc&) {
+    return Status::ResourceExhausted("out of memory", "cannot allocate " + std::to_string(capacity) +
+                                                          " hash slots for " + std::to_string(n) + " keys");
+  }
+  return Status::OK();
+}
+
 Status InMemoryStateStore::del(std::string_view key) {
   const std::size_t slot = FindSlot(key, Hash(key));
   if (slot == kNotFound) return Status::OK();
@@ -282,7 +377,7 @@ Status InMemoryStateStore::del(std::string_view key) {
   ++tombstones_;
   --live_count_;
   live_kv_bytes_ -= e->key_size() + e->value_size();
-  live_record_bytes_ -= RecordSize(e->key_size(), e->value_size());
+  live_record_bytes_ -= ArenaRecordSize(e->key_size(), e->value_size());
   // The ordered index keeps the key's element (an O(log n) erase is most of
   // what a delete would cost): marked here, skipped by scans, reused by a
   // re-insert of the key, dropped by the next rebuild (MaybeCompact).
@@ -304,53 +399,6 @@ Status InMemoryStateStore::clear() {
   live_kv_bytes_ = 0;
   live_record_bytes_ = 0;
   return Status::OK();
-}
-
-void InMemoryStateStore::MaybeCompact() {
-  const std::size_t dead = dead_record_bytes();
-  try {
-    if (dead >= kMinDeadBytesToCompact && dead > live_record_bytes_) {
-      Compact();
-    } else if (ordered_deleted_ > live_count_ + kMinDeadRefsToPurge) [[unlikely]] {
-      PurgeDeletedRefs();
-    }
-  } catch (const std::bad_alloc&) {
-    // Both only reclaim space; without memory for them the store stays
-    // correct and tries again on a later mutation.
-  }
-}
-
-void InMemoryStateStore::PurgeDeletedRefs() {
-  OrderedIndex live(ordered_.key_comp());
-  for (const OrderedRef& ref : ordered_) {
-    if (!ref.entry->deleted()) live.insert(live.end(), ref);
-  }
-  ordered_.swap(live);
-  ordered_deleted_ = 0;
-}
-
-void InMemoryStateStore::Compact() {
-  // Everything that can fail happens before anything changes (a purge that
-  // throws leaves the index as it was).
-  if (ordered_deleted_ > 0) PurgeDeletedRefs();
-  inmemory_internal::Arena fresh;
-  if (live_record_bytes_ > 0) fresh.ReserveContiguous(live_record_bytes_);
-  std::unique_ptr<std::uint64_t[], inmemory_internal::FreeDeleter> table(
-      static_cast<std::uint64_t*>(std::calloc(slot_mask_ + 1, sizeof(std::uint64_t))));
-  if (!table) throw std::bad_alloc();
-  // Copy in key order so that later scans walk memory sequentially.
-  for (const OrderedRef& ref : ordered_) {
-    const Entry* old = ref.entry;
-    const std::size_t bytes = RecordSize(old->key_size(), old->value_size());
-    Entry* e = reinterpret_cast<Entry*>(fresh.Allocate(bytes));
-    std::memcpy(static_cast<void*>(e), old, bytes);
-    ref.entry = e;
-  }
-  FillTable(table.get(), slot_mask_);
-  arena_ = std::move(fresh);
-  slots_owner_ = std::move(table);
-  slots_ = slots_owner_.get();
-  tombstones_ = 0;
 }
 
 void InMemoryStateStore::range(std::string_view start, std::string_view end, EntryVisitor visit) const {
@@ -399,7 +447,7 @@ Status InMemoryStateStore::restore(std::string_view blob) {
         Entry* e = reinterpret_cast<Entry*>(p);
         fresh.ordered_.insert(fresh.ordered_.end(), OrderedRef{KeyPrefix(e->key()), e});
         inserter.Add(e);
-        p += RecordSize(e->key_size(), e->value_size());
+        p += ArenaRecordSize(e->key_size(), e->value_size());
       }
     }
     fresh.live_count_ = info.entry_count;
@@ -411,51 +459,6 @@ Status InMemoryStateStore::restore(std::string_view blob) {
                                      "cannot restore a snapshot of " + std::to_string(blob.size()) + " bytes");
   }
   return Status::OK();
-}
-
-void InMemoryStateStore::Swap(InMemoryStateStore& other) noexcept {
-  using std::swap;
-  swap(secret_, other.secret_);
-  swap(fixed_seed_, other.fixed_seed_);
-  swap(slots_owner_, other.slots_owner_);
-  swap(slots_, other.slots_);
-  swap(slot_mask_, other.slot_mask_);
-  swap(tombstones_, other.tombstones_);
-  ordered_.swap(other.ordered_);
-  swap(ordered_deleted_, other.ordered_deleted_);
-  swap(arena_, other.arena_);
-  swap(live_count_, other.live_count_);
-  swap(live_kv_bytes_, other.live_kv_bytes_);
-  swap(live_record_bytes_, other.live_record_bytes_);
-}
-
-std::size_t InMemoryStateStore::memory_usage() const {
-  // The btree's node overhead is not exposed; estimate its leaves as 3/4 full.
-  const std::size_t ordered_estimate = ordered_.size() * sizeof(OrderedRef) * 4 / 3;
-  return arena_.reserved_bytes() + hash_capacity() * sizeof(std::uint64_t) + ordered_estimate;
-}
-
-std::size_t InMemoryStateStore::longest_probe_distance() const {
-  if (!slots_owner_) return 0;
-  std::size_t longest = 0;
-  for (std::size_t i = 0; i <= slot_mask_; ++i) {
-    const std::uint64_t s = slots_[i];
-    if (s == kEmptySlot || s == kTombstone) continue;
-    const std::size_t home = Hash(SlotEntry(s)->key()) & slot_mask_;
-    longest = std::max(longest, (i - home) & slot_mask_);
-  }
-  return longest;
-}
-
-std::size_t InMemoryStateStore::total_probe_distance() const {
-  if (!slots_owner_) return 0;
-  std::size_t total = 0;
-  for (std::size_t i = 0; i <= slot_mask_; ++i) {
-    const std::uint64_t s = slots_[i];
-    if (s == kEmptySlot || s == kTombstone) continue;
-    total += (i - (Hash(SlotEntry(s)->key()) & slot_mask_)) & slot_mask_;
-  }
-  return total;
 }
 
 }  // namespace statestore

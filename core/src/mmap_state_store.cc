@@ -10,13 +10,14 @@
 // An overwrite whose record keeps its size is instead done in place through
 // the redo journal in the header page (see OverwriteInPlace), so the spec's
 // overwrite-heavy put loop does not grow the file.
+
 #include "statestore/mmap_state_store.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <dirent.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -28,89 +29,12 @@
 #include <cstring>
 #include <vector>
 
+#include "statestore/internal/mmap_format.h"
 #include "statestore/snapshot_format.h"
 
 namespace statestore {
+namespace mmap_internal {
 namespace {
-
-using mmap_internal::kRecordHeaderSize;
-using mmap_internal::LoadU32;
-using mmap_internal::OrderedEntry;
-using mmap_internal::RecordKey;
-using mmap_internal::RecordValue;
-
-constexpr char kMagic[8] = {'S', 'S', 'T', 'M', 'M', 'A', 'P', '\0'};
-// Version 2: the key hash became XXH3 with a secret derived from the seed
-// (version 1 used a hand-written multiply hash; its files are refused, as
-// their on-file index is laid out by the old hash). Version 3: the durable
-// end, log epoch and boot words (power-cut recovery).
-constexpr std::uint32_t kFormatVersion = 3;
-
-// Header page layout (byte offsets). Everything not listed is zero.
-constexpr std::size_t kHeaderSize = 4096;  // the data region starts here
-constexpr std::size_t kVersionOffset = 8;
-constexpr std::size_t kStaticReservedOffset = 12;
-constexpr std::size_t kSeedOffset = 16;
-constexpr std::size_t kStaticChecksumOffset = 24;  // XXH3 of bytes [0, 24)
-constexpr std::size_t kGeometryOffset = 64;        // atomic word, own cache line
-constexpr std::size_t kCommittedOffset = 128;      // atomic word, own cache line
-constexpr std::size_t kCleanOffset = 192;          // clean-close record:
-constexpr std::size_t kCleanLiveCountOffset = kCleanOffset;
-constexpr std::size_t kCleanLiveBytesOffset = kCleanOffset + 8;
-constexpr std::size_t kCleanDeadBytesOffset = kCleanOffset + 16;
-constexpr std::size_t kCleanIndexChecksumOffset = kCleanOffset + 24;
-constexpr std::size_t kCleanFieldsSize = 32;
-constexpr std::size_t kCleanCheckOffset = kCleanOffset + kCleanFieldsSize;  // 0 = dirty
-// The overwrite journal (format doc: "Overwriting in place"): a checked word
-// naming the record being rewritten (0 = none pending), and the new image of
-// that record in the rest of the header page.
-constexpr std::size_t kJournalWordOffset = 256;  // atomic word, own cache line
-// Power-cut recovery (format doc: "Durability"): the committed end as of the
-// last completed flush(), the log epoch (seeds the record checksums; bumped
-// by clear(), so records of an earlier log never pass for current ones) and
-// a tag of the boot that last opened the file.
-constexpr std::size_t kDurableOffset = 320;  // checked word: durable end / 8
-constexpr std::size_t kEpochOffset = 384;    // checked word: log epoch
-constexpr std::size_t kBootOffset = 448;     // XXH3-64 of the boot id; 0 = unknown
-constexpr std::size_t kJournalImageOffset = 1024;
-constexpr std::size_t kJournalCapacity = kHeaderSize - kJournalImageOffset;
-
-constexpr std::uint32_t kTypePut = 1;
-constexpr std::uint32_t kTypeDelete = 2;
-
-using mmap_internal::kOffsetBits;
-using mmap_internal::kOffsetMask;
-using mmap_internal::kTagBits;
-using mmap_internal::LoadU64;
-using mmap_internal::SlotOffset;
-constexpr unsigned kMinIndexLog2 = 3;
-constexpr unsigned kMaxIndexLog2 = kTagBits;  // a slot's home is the top bits of its tag
-constexpr std::uint64_t kMaxDataCapacity = (kOffsetMask - 1) * 8;
-constexpr std::uint64_t kMinDataCapacity = 64;
-// The index grows when an insert would push it past 70% occupancy.
-constexpr std::uint64_t kLoadNumerator = 7;
-constexpr std::uint64_t kLoadDenominator = 10;
-
-constexpr std::uint64_t kPayloadMask = (std::uint64_t{1} << 48) - 1;
-
-std::uint64_t Mix64(std::uint64_t x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ULL;
-  x ^= x >> 33;
-  return x;
-}
-
-// A 48-bit payload with 16 check bits on top, so a single atomic store
-// updates both and a corrupted byte is detected.
-std::uint64_t EncodeChecked(std::uint64_t payload) {
-  return payload | ((Mix64(payload ^ 0x5354415445ULL) >> 48) << 48);
-}
-bool DecodeChecked(std::uint64_t word, std::uint64_t& payload) {
-  payload = word & kPayloadMask;
-  return EncodeChecked(payload) == word;
-}
 
 using byte_io::StoreU32;
 using byte_io::StoreU64;
@@ -125,10 +49,6 @@ void Publish(char* base, std::size_t offset, std::uint64_t value) {
   std::atomic_ref<std::uint64_t>(*reinterpret_cast<std::uint64_t*>(base + offset))
       .store(value, std::memory_order_release);
   std::atomic_signal_fence(std::memory_order_seq_cst);
-}
-
-constexpr std::uint64_t RecordSize(std::uint64_t key_len, std::uint64_t value_len) {
-  return (kRecordHeaderSize + key_len + value_len + 7) & ~std::uint64_t{7};
 }
 
 // Seeded by the log epoch (0 for a log never cleared: plain XXH3-64).
@@ -152,26 +72,8 @@ void WriteRecordImage(char* record, std::uint32_t type, std::string_view key, st
 void CopyRecordImage(char* record, const char* image) {
   const std::uint64_t used = kRecordHeaderSize + LoadU32(image + 8) + LoadU32(image + 12);
   std::memcpy(record, image, used);
-  const std::uint64_t padding = RecordSize(LoadU32(image + 8), LoadU32(image + 12)) - used;
+  const std::uint64_t padding = LogRecordSize(LoadU32(image + 8), LoadU32(image + 12)) - used;
   if (padding != 0) std::memset(record + used, 0, padding);
-}
-
-OrderedEntry MakeEntry(std::string_view key, std::uint64_t offset) {
-  unsigned char bytes[8] = {};
-  if (!key.empty()) std::memcpy(bytes, key.data(), std::min<std::size_t>(key.size(), 8));
-  std::uint64_t prefix;
-  std::memcpy(&prefix, bytes, sizeof prefix);
-  return OrderedEntry{__builtin_bswap64(prefix), (offset << 4) | std::min<std::size_t>(key.size(), 9)};
-}
-
-bool IndexOverLoaded(std::uint64_t keys, std::uint64_t slots) {
-  return keys * kLoadDenominator > slots * kLoadNumerator;
-}
-
-std::uint64_t CleanCheck(const char* base) {
-  const std::uint64_t seed = LoadU64(base + kGeometryOffset) ^ Mix64(LoadU64(base + kCommittedOffset));
-  const std::uint64_t check = XXH3_64bits_withSeed(base + kCleanOffset, kCleanFieldsSize, seed);
-  return check == 0 ? 1 : check;
 }
 
 std::string ErrnoText(int err) { return std::strerror(err); }
@@ -192,49 +94,6 @@ std::string DirectoryOf(const std::string& path) {
   if (slash == 0) return "/";
   return path.substr(0, slash);
 }
-
-}  // namespace
-
-std::uint64_t mmap_internal::EncodeCheckedWord(std::uint64_t payload) { return EncodeChecked(payload); }
-std::uint64_t mmap_internal::CleanCloseCheck(const char* header_page) { return CleanCheck(header_page); }
-
-MmapStateStore::MmapStateStore()
-    : data_cell_(std::make_unique<const char*>(nullptr)),
-      ordered_(mmap_internal::OrderedCompare{data_cell_.get()}) {}
-
-MmapStateStore::~MmapStateStore() {
-  DropSpare();
-  if (base_ != nullptr && !discard_on_close_) MarkClean();
-  CloseFile();
-}
-
-void MmapStateStore::CloseFile() {
-  if (base_ != nullptr) fs_->Unmap(base_, mapped_size_);
-  base_ = nullptr;
-  if (fd_ >= 0) fs_->Close(fd_);  // releases the flock
-  fd_ = -1;
-}
-
-Status MmapStateStore::Corrupt(std::string_view problem) const { return Status::Corruption(path_, problem); }
-
-Status MmapStateStore::IoError(std::string_view what, int err) const {
-  return Status::IOError(path_, std::string(what) + ": " + ErrnoText(err));
-}
-
-Status MmapStateStore::SyncDirectory(FileSystem* fs, const std::string& file_path, const std::string& path) {
-  const std::string directory = DirectoryOf(file_path);
-  const int dir_fd = fs->Open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-  if (dir_fd < 0) return Status::IOError(path, "cannot open the directory " + directory + ": " + ErrnoText(errno));
-  const int rc = fs->Fsync(dir_fd);
-  const int err = errno;
-  fs->Close(dir_fd);
-  if (rc != 0) return Status::IOError(path, "cannot fsync the directory " + directory + ": " + ErrnoText(err));
-  return Status::OK();
-}
-
-// ---------------------------------------------------------------- open/create
-
-namespace {
 
 // Removes `<path>.creating.<pid>` files whose creator is gone. A creator
 // holds an exclusive flock on its file from open() to unlink(), so a file we
@@ -260,82 +119,43 @@ void RemoveAbandonedCreations(FileSystem* fs, const std::string& path) {
 
 }  // namespace
 
-Status MmapStateStore::Open(const std::string& path, std::unique_ptr<MmapStateStore>& out,
-                            const MmapOptions& options) {
-  out.reset();
-  if (path.empty()) return Status::IOError("cannot open an mmap store", "the path is empty");
-  const std::uint64_t slots = options.initial_index_slots;
-  if (!std::has_single_bit(slots) || slots < (std::uint64_t{1} << kMinIndexLog2) ||
-      slots > (std::uint64_t{1} << kMaxIndexLog2)) {
-    return Status::InvalidArgument(path, "initial_index_slots must be a power of two between 8 and 268435456, got " +
-                                             std::to_string(slots));
-  }
-  if (options.initial_data_bytes > kMaxDataCapacity) {
-    return Status::InvalidArgument(path, "initial_data_bytes exceeds the limit of " +
-                                             std::to_string(kMaxDataCapacity));
-  }
-  const std::uint64_t data_capacity =
-      std::max<std::uint64_t>(kMinDataCapacity, (options.initial_data_bytes + 7) & ~std::uint64_t{7});
-  FileSystem* const fs = options.file_system != nullptr ? options.file_system : FileSystem::Default();
-  RemoveAbandonedCreations(fs, path);
+std::uint64_t CleanCloseCheck(const char* header_page) {
+  const std::uint64_t seed = LoadU64(header_page + kGeometryOffset) ^ Mix64(LoadU64(header_page + kCommittedOffset));
+  const std::uint64_t check = XXH3_64bits_withSeed(header_page + kCleanOffset, kCleanFieldsSize, seed);
+  return check == 0 ? 1 : check;
+}
 
-  // A file can be replaced by rename() (compact/restore in its owner) between
-  // our open() and flock(); then the lock we got is on a dead inode: retry.
-  for (int attempt = 0; attempt < 16; ++attempt) {
-    const int fd = fs->Open(path.c_str(), O_RDWR | O_CLOEXEC, 0);
-    if (fd < 0) {
-      const int err = errno;
-      if (err != ENOENT) return Status::IOError(path, "cannot open: " + ErrnoText(err));
-      std::unique_ptr<MmapStateStore> fresh;
-      bool lost_race = false;
-      Status s = CreateAtPath(fs, path, slots, data_capacity, options.hash_seed, fresh, lost_race);
-      if (lost_race) continue;  // someone else created it first: open theirs
-      if (!s.ok()) return s;
-      out = std::move(fresh);
-      return Status::OK();
-    }
-    if (fs->Flock(fd, LOCK_EX | LOCK_NB) != 0) {
-      const int err = errno;
-      fs->Close(fd);
-      if (err == EWOULDBLOCK) {
-        return Status::Busy(path, "already open (locked by another handle in this or another process)");
-      }
-      return Status::IOError(path, "cannot lock: " + ErrnoText(err));
-    }
-    struct stat by_fd {};
-    struct stat by_path {};
-    if (fs->Fstat(fd, &by_fd) != 0) {
-      const int err = errno;
-      fs->Close(fd);
-      return Status::IOError(path, "cannot stat: " + ErrnoText(err));
-    }
-    if (!S_ISREG(by_fd.st_mode)) {
-      fs->Close(fd);
-      return Status::IOError(path, "not a regular file");
-    }
-    if (fs->Stat(path.c_str(), &by_path) != 0 || by_path.st_ino != by_fd.st_ino || by_path.st_dev != by_fd.st_dev) {
-      fs->Close(fd);
-      continue;
-    }
-    // We hold the lock, so nobody else is rewriting: a leftover is stale.
-    const std::string file_path = ResolvedPath(path);
-    fs->Unlink((file_path + ".rewrite").c_str());
-    fs->Unlink((file_path + ".spare").c_str());
-    fs->Unlink((file_path + ".spare.next").c_str());
+MmapCore::MmapCore()
+    : data_cell_(std::make_unique<const char*>(nullptr)), ordered_(OrderedLess{data_cell_.get()}) {}
 
-    std::unique_ptr<MmapStateStore> store(new MmapStateStore());
-    store->fs_ = fs;
-    store->path_ = path;
-    store->file_path_ = file_path;
-    store->fd_ = fd;
-    store->discard_on_close_ = true;  // until Load() succeeds
-    Status s = store->Load(static_cast<std::uint64_t>(by_fd.st_size));
-    if (!s.ok()) return s;
-    store->discard_on_close_ = false;
-    out = std::move(store);
-    return Status::OK();
-  }
-  return Status::Busy(path, "the file kept being replaced while opening it");
+MmapCore::~MmapCore() {
+  DropSpare();
+  if (base_ != nullptr && !discard_on_close_) MarkClean();
+  CloseFile();
+}
+
+void MmapCore::CloseFile() {
+  if (base_ != nullptr) fs_->Unmap(base_, mapped_size_);
+  base_ = nullptr;
+  if (fd_ >= 0) fs_->Close(fd_);  // releases the flock
+  fd_ = -1;
+}
+
+Status MmapCore::Corrupt(std::string_view problem) const { return Status::Corruption(path_, problem); }
+
+Status MmapCore::IoError(std::string_view what, int err) const {
+  return Status::IOError(path_, std::string(what) + ": " + ErrnoText(err));
+}
+
+Status MmapCore::SyncDirectory(FileSystem* fs, const std::string& file_path, const std::string& path) {
+  const std::string directory = DirectoryOf(file_path);
+  const int dir_fd = fs->Open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  if (dir_fd < 0) return Status::IOError(path, "cannot open the directory " + directory + ": " + ErrnoText(errno));
+  const int rc = fs->Fsync(dir_fd);
+  const int err = errno;
+  fs->Close(dir_fd);
+  if (rc != 0) return Status::IOError(path, "cannot fsync the directory " + directory + ": " + ErrnoText(err));
+  return Status::OK();
 }
 
 // Creates the store at `path` atomically: the empty store is built in an
@@ -344,7 +164,7 @@ Status MmapStateStore::Open(const std::string& path, std::unique_ptr<MmapStateSt
 // someone else created `path` first (`lost_race`). A crash at any point
 // leaves either nothing or a complete file at `path`; with O_TMPFILE it
 // leaves nothing else either (a named leftover is removed by a later Open).
-Status MmapStateStore::CreateAtPath(FileSystem* fs, const std::string& path, std::uint64_t index_slots,
+Status MmapCore::CreateAtPath(FileSystem* fs, const std::string& path, std::uint64_t index_slots,
                                     std::uint64_t data_capacity, std::uint64_t hash_seed,
                                     std::unique_ptr<MmapStateStore>& out, bool& lost_race) {
   lost_race = false;
@@ -401,7 +221,7 @@ Status MmapStateStore::CreateAtPath(FileSystem* fs, const std::string& path, std
   return Status::OK();
 }
 
-Status MmapStateStore::CreateFile(FileSystem* fs, const std::string& file_path, std::uint64_t index_slots,
+Status MmapCore::CreateFile(FileSystem* fs, const std::string& file_path, std::uint64_t index_slots,
                                   std::uint64_t data_capacity, std::uint64_t hash_seed,
                                   std::unique_ptr<MmapStateStore>& out) {
   out.reset();
@@ -412,7 +232,7 @@ Status MmapStateStore::CreateFile(FileSystem* fs, const std::string& file_path, 
 
 // Takes ownership of `fd` (closed on error), locks it and writes an empty
 // store of the given geometry into it.
-Status MmapStateStore::InitializeFile(FileSystem* fs, int fd, const std::string& name, std::uint64_t index_slots,
+Status MmapCore::InitializeFile(FileSystem* fs, int fd, const std::string& name, std::uint64_t index_slots,
                                       std::uint64_t data_capacity, std::uint64_t hash_seed,
                                       std::unique_ptr<MmapStateStore>& out) {
   out.reset();
@@ -446,14 +266,14 @@ Status MmapStateStore::InitializeFile(FileSystem* fs, int fd, const std::string&
   store->WriteGeometry();
   store->PublishCommittedEnd(0);
   store->PublishDurableEnd(0);
-  Publish(base, kEpochOffset, EncodeChecked(0));
+  Publish(base, kEpochOffset, EncodeCheckedWord(0));
   StoreU64(base + kBootOffset, fs->BootId());
   store->discard_on_close_ = false;
   out = std::move(store);
   return Status::OK();
 }
 
-Status MmapStateStore::MapFile(std::uint64_t size) {
+Status MmapCore::MapFile(std::uint64_t size) {
   void* p = fs_->MapShared(fd_, size);
   if (p == MAP_FAILED) return IoError("cannot map " + std::to_string(size) + " bytes", errno);
   base_ = static_cast<char*>(p);
@@ -468,14 +288,14 @@ Status MmapStateStore::MapFile(std::uint64_t size) {
 // huge folios in the page cache (ext4 on recent kernels, tmpfs with
 // huge=advise) cut that (10M entries: get about 310 -> 250 ns here).
 // Best effort: filesystems without large folios ignore it.
-void MmapStateStore::AdviseHugePages() { fs_->Madvise(base_, mapped_size_, MADV_HUGEPAGE); }
+void MmapCore::AdviseHugePages() { fs_->Madvise(base_, mapped_size_, MADV_HUGEPAGE); }
 
-Status MmapStateStore::SyncMapping() {
+Status MmapCore::SyncMapping() {
   if (fs_->Msync(base_, mapped_size_, MS_SYNC) != 0) return IoError("msync failed", errno);
   return Status::OK();
 }
 
-Status MmapStateStore::PopulateFrom(std::uint64_t file_offset, std::uint64_t max_bytes) {
+Status MmapCore::PopulateFrom(std::uint64_t file_offset, std::uint64_t max_bytes) {
   // Faulting in a batch of fresh pages costs a fraction of taking one page
   // fault per page as appends reach them, and it makes the filesystem
   // reserve space for them now: a full disk is reported here instead of as
@@ -492,7 +312,7 @@ Status MmapStateStore::PopulateFrom(std::uint64_t file_offset, std::uint64_t max
   return IoError("cannot grow the file", err);
 }
 
-void MmapStateStore::SetGeometry(std::uint64_t data_capacity, std::uint64_t index_slots) {
+void MmapCore::SetGeometry(std::uint64_t data_capacity, std::uint64_t index_slots) {
   data_capacity_ = data_capacity;
   index_slots_ = index_slots;
   index_mask_ = index_slots - 1;
@@ -500,32 +320,32 @@ void MmapStateStore::SetGeometry(std::uint64_t data_capacity, std::uint64_t inde
   index_ = reinterpret_cast<std::uint64_t*>(data_ + data_capacity);
 }
 
-void MmapStateStore::WriteGeometry() {
+void MmapCore::WriteGeometry() {
   const std::uint64_t payload =
       (data_capacity_ / 8) | (static_cast<std::uint64_t>(std::countr_zero(index_slots_)) << 40);
-  Publish(base_, kGeometryOffset, EncodeChecked(payload));
+  Publish(base_, kGeometryOffset, EncodeCheckedWord(payload));
 }
 
-void MmapStateStore::PublishDurableEnd(std::uint64_t end) {
+void MmapCore::PublishDurableEnd(std::uint64_t end) {
   durable_end_ = end;
-  Publish(base_, kDurableOffset, EncodeChecked(end / 8));
+  Publish(base_, kDurableOffset, EncodeCheckedWord(end / 8));
 }
 
-void MmapStateStore::PublishCommittedEnd(std::uint64_t end) {
+void MmapCore::PublishCommittedEnd(std::uint64_t end) {
   committed_end_ = end;
-  Publish(base_, kCommittedOffset, EncodeChecked(end / 8));
+  Publish(base_, kCommittedOffset, EncodeCheckedWord(end / 8));
 }
 
-void MmapStateStore::MarkClean() {
+void MmapCore::MarkClean() {
   StoreU64(base_ + kCleanLiveCountOffset, live_count_);
-  StoreU64(base_ + kCleanLiveBytesOffset, live_bytes_);
+  StoreU64(base_ + kCleanLiveBytesOffset, live_kv_bytes_);
   StoreU64(base_ + kCleanDeadBytesOffset, dead_bytes_);
   StoreU64(base_ + kCleanIndexChecksumOffset, XXH3_64bits(index_, index_slots_ * 8));
   // The check word goes last: a crash before it leaves the file dirty.
-  Publish(base_, kCleanCheckOffset, CleanCheck(base_));
+  Publish(base_, kCleanCheckOffset, CleanCloseCheck(base_));
 }
 
-Status MmapStateStore::Load(std::uint64_t file_size) {
+Status MmapCore::Load(std::uint64_t file_size) {
   if (file_size < kHeaderSize) {
     return Corrupt("file too short for a header: " + std::to_string(file_size) + " bytes, need at least " +
                    std::to_string(kHeaderSize) + " (truncated or not a store)");
@@ -558,7 +378,7 @@ Status MmapStateStore::Load(std::uint64_t file_size) {
     if (!used && base[i] != 0) return Corrupt("header reserved byte " + std::to_string(i) + " is not zero");
   }
   std::uint64_t geometry;
-  if (!DecodeChecked(LoadU64(base + kGeometryOffset), geometry)) return Corrupt("header geometry word is corrupted");
+  if (!DecodeCheckedWord(LoadU64(base + kGeometryOffset), geometry)) return Corrupt("header geometry word is corrupted");
   const std::uint64_t data_capacity = (geometry & kOffsetMask) * 8;
   const unsigned index_log2 = static_cast<unsigned>(geometry >> 40);
   if (index_log2 < kMinIndexLog2 || index_log2 > kMaxIndexLog2 || (geometry >> 45) != 0 ||
@@ -574,15 +394,15 @@ Status MmapStateStore::Load(std::uint64_t file_size) {
   const std::uint64_t boot = fs_->BootId();
   const bool same_boot = boot != 0 && LoadU64(base + kBootOffset) == boot;
   std::uint64_t committed_words;
-  if (!DecodeChecked(LoadU64(base + kCommittedOffset), committed_words)) {
+  if (!DecodeCheckedWord(LoadU64(base + kCommittedOffset), committed_words)) {
     return Corrupt("header committed-end word is corrupted");
   }
   std::uint64_t durable_words;
-  if (!DecodeChecked(LoadU64(base + kDurableOffset), durable_words)) {
+  if (!DecodeCheckedWord(LoadU64(base + kDurableOffset), durable_words)) {
     return Corrupt("header durable-end word is corrupted");
   }
   std::uint64_t epoch;
-  if (!DecodeChecked(LoadU64(base + kEpochOffset), epoch)) return Corrupt("header log-epoch word is corrupted");
+  if (!DecodeCheckedWord(LoadU64(base + kEpochOffset), epoch)) return Corrupt("header log-epoch word is corrupted");
   const std::uint64_t committed_end = committed_words * 8;
   const std::uint64_t durable_end = std::min(durable_words * 8, committed_end);
   if (committed_end > data_capacity) {
@@ -603,7 +423,7 @@ Status MmapStateStore::Load(std::uint64_t file_size) {
   }
   const std::uint64_t clean_check = LoadU64(base + kCleanCheckOffset);
   bool clean = clean_check != 0 && !short_file;
-  if (clean && clean_check != CleanCheck(base)) {
+  if (clean && clean_check != CleanCloseCheck(base)) {
     if (same_boot) return Corrupt("clean-close record checksum mismatch");
     clean = false;
   }
@@ -694,11 +514,11 @@ Status MmapStateStore::Load(std::uint64_t file_size) {
   }
   if (!clean) {
     std::memset(index_, 0, index_slots_ * 8);
-    live_count_ = live_bytes_ = dead_bytes_ = 0;
+    live_count_ = live_kv_bytes_ = dead_bytes_ = 0;
     for (std::uint64_t offset = 0; offset < end;) {
       // Read before applying: growing the index may move the mapping.
       const char* record = data_ + offset;
-      const std::uint64_t size = RecordSize(LoadU32(record + 8), LoadU32(record + 12));
+      const std::uint64_t size = LogRecordSize(LoadU32(record + 8), LoadU32(record + 12));
       s = ApplyLoggedRecord(offset, LoadU32(record + 4), RecordKey(record));
       if (!s.ok()) return s;
       offset += size;
@@ -714,7 +534,7 @@ Status MmapStateStore::Load(std::uint64_t file_size) {
 // committed end), reading nothing past `data_in_file`; the journal image
 // stands in for the target of a pending overwrite. Collects put-record
 // starts into put_starts_ when it is sized for them.
-Status MmapStateStore::ScanRecords(std::uint64_t from, std::uint64_t to, std::uint64_t data_in_file,
+Status MmapCore::ScanRecords(std::uint64_t from, std::uint64_t to, std::uint64_t data_in_file,
                                    const PendingOverwrite& pending) {
   std::uint64_t offset = from;
   while (offset < to) {
@@ -729,7 +549,7 @@ Status MmapStateStore::ScanRecords(std::uint64_t from, std::uint64_t to, std::ui
     if (key_len > kMaxKeySize || value_len > kMaxValueSize || (type == kTypeDelete && value_len != 0)) {
       return Corrupt(where + ": length fields out of range");
     }
-    const std::uint64_t size = RecordSize(key_len, value_len);
+    const std::uint64_t size = LogRecordSize(key_len, value_len);
     if (size > to - offset) return Corrupt(where + ": runs past the committed end");
     if (offset + size > data_in_file) return Corrupt(where + ": runs past the end of the file");
     if (LoadU32(record) != RecordChecksum(record, key_len, value_len, epoch_)) {
@@ -750,7 +570,7 @@ Status MmapStateStore::ScanRecords(std::uint64_t from, std::uint64_t to, std::ui
 // For a cleanly closed file: checks the on-file index and every count of
 // the clean-close record against the records (put_starts_ from the scan)
 // and adopts the counts. Reads only.
-Status MmapStateStore::CheckCleanRecord(std::uint64_t committed_end) {
+Status MmapCore::CheckCleanRecord(std::uint64_t committed_end) {
   const char* base = base_;
   if (LoadU64(base + kCleanIndexChecksumOffset) != XXH3_64bits(index_, index_slots_ * 8)) {
     return Corrupt("index checksum mismatch (the hash index is corrupted)");
@@ -768,12 +588,12 @@ Status MmapStateStore::CheckCleanRecord(std::uint64_t committed_end) {
     }
     const std::uint64_t key_len = LoadU32(data_ + at + 8);
     const std::uint64_t value_len = LoadU32(data_ + at + 12);
-    if (((v >> kOffsetBits) << kOffsetBits) != ((Hash(RecordKey(data_ + at)) >> kOffsetBits) << kOffsetBits)) {
+    if ((v >> kOffsetBits) != (Hash(RecordKey(data_ + at)) >> kOffsetBits)) {
       return Corrupt("index slot " + std::to_string(i) + " does not match its record's key hash");
     }
     ++occupied;
     kv_bytes += key_len + value_len;
-    record_bytes += RecordSize(key_len, value_len);
+    record_bytes += LogRecordSize(key_len, value_len);
   }
   // The store never lets the index pass 70% occupancy (a lookup of an absent
   // key stops at the first empty slot), and a lookup of each key must find
@@ -810,7 +630,7 @@ Status MmapStateStore::CheckCleanRecord(std::uint64_t committed_end) {
                    ", dead " + std::to_string(committed_end - record_bytes) + ")");
   }
   live_count_ = occupied;
-  live_bytes_ = kv_bytes;
+  live_kv_bytes_ = kv_bytes;
   dead_bytes_ = committed_end - record_bytes;
   return Status::OK();
 }
@@ -818,26 +638,26 @@ Status MmapStateStore::CheckCleanRecord(std::uint64_t committed_end) {
 // Reads the overwrite journal without changing anything: `pending.active`
 // when an overwrite was interrupted, with its target checked to be a put
 // record of the image's key and size below the committed end.
-Status MmapStateStore::CheckPendingOverwrite(std::uint64_t committed_end, PendingOverwrite& pending) const {
+Status MmapCore::CheckPendingOverwrite(std::uint64_t committed_end, PendingOverwrite& pending) const {
   pending = PendingOverwrite{};
   const std::uint64_t word = LoadU64(base_ + kJournalWordOffset);
   if (word == 0) return Status::OK();
   std::uint64_t payload;
-  if (!DecodeChecked(word, payload) || payload == 0) return Corrupt("header overwrite-journal word is corrupted");
+  if (!DecodeCheckedWord(word, payload) || payload == 0) return Corrupt("header overwrite-journal word is corrupted");
   const std::uint64_t target = (payload - 1) * 8;
   pending.target = target;  // known from here on, even when the checks below fail
   const char* image = base_ + kJournalImageOffset;
   const std::uint64_t key_len = LoadU32(image + 8);
   const std::uint64_t value_len = LoadU32(image + 12);
   if (LoadU32(image + 4) != kTypePut || key_len + value_len > kJournalCapacity ||
-      RecordSize(key_len, value_len) > kJournalCapacity) {
+      LogRecordSize(key_len, value_len) > kJournalCapacity) {
     return Corrupt("the overwrite journal holds no valid record");
   }
   if (LoadU32(image) != RecordChecksum(image, key_len, value_len, epoch_)) {
     return Corrupt("overwrite journal checksum mismatch");
   }
   const std::string where = "the overwrite journal names data offset " + std::to_string(target);
-  const std::uint64_t size = RecordSize(key_len, value_len);
+  const std::uint64_t size = LogRecordSize(key_len, value_len);
   if (target >= committed_end || size > committed_end - target) return Corrupt(where + ", past the committed end");
   // The key and its length are the same in the old record, the new one and
   // any mix of the two, so they identify the record whatever the copy reached.
@@ -848,23 +668,23 @@ Status MmapStateStore::CheckPendingOverwrite(std::uint64_t committed_end, Pendin
   }
   // Only same-size overwrites are journalled: whatever mix of old and new
   // header the record holds, its size is the image's.
-  if (RecordSize(key_len, LoadU32(record + 12)) != size) {
+  if (LogRecordSize(key_len, LoadU32(record + 12)) != size) {
     return Corrupt(where + ", a record of another size than the journal's image");
   }
   pending.active = true;
   return Status::OK();
 }
 
-Status MmapStateStore::ApplyLoggedRecord(std::uint64_t offset, std::uint32_t type, std::string_view key) {
+Status MmapCore::ApplyLoggedRecord(std::uint64_t offset, std::uint32_t type, std::string_view key) {
   const std::uint64_t hash = Hash(key);
   bool found;
   std::uint64_t position = FindSlot(key, hash, found);
-  const std::uint64_t record_size = RecordSize(key.size(), LoadU32(data_ + offset + 12));
+  const std::uint64_t record_size = LogRecordSize(key.size(), LoadU32(data_ + offset + 12));
   std::uint64_t old_size = 0;
   std::uint64_t old_kv = 0;
   if (found) {
     const char* old = data_ + SlotOffset(index_[position]);
-    old_size = RecordSize(key.size(), LoadU32(old + 12));
+    old_size = LogRecordSize(key.size(), LoadU32(old + 12));
     old_kv = key.size() + LoadU32(old + 12);
   }
   if (type == kTypePut) {
@@ -874,40 +694,38 @@ Status MmapStateStore::ApplyLoggedRecord(std::uint64_t offset, std::uint32_t typ
       key = RecordKey(data_ + offset);  // the mapping may have moved
       position = FindSlot(key, hash, found);
     }
-    index_[position] = ((hash >> kOffsetBits) << kOffsetBits) | (offset / 8 + 1);
+    index_[position] = MakeSlot(hash, offset);
     if (!found) ++live_count_;
-    live_bytes_ += key.size() + LoadU32(data_ + offset + 12) - old_kv;
+    live_kv_bytes_ += key.size() + LoadU32(data_ + offset + 12) - old_kv;
     dead_bytes_ += old_size;
   } else {
     if (found) {
       EraseSlot(position);
       --live_count_;
-      live_bytes_ -= old_kv;
+      live_kv_bytes_ -= old_kv;
     }
     dead_bytes_ += old_size + record_size;
   }
   return Status::OK();
 }
 
-void MmapStateStore::BuildOrderedIndex() const {
+void MmapCore::BuildOrderedIndex() const {
   ordered_.clear();
-  std::vector<OrderedEntry> entries;
+  std::vector<OrderedRef> entries;
   entries.reserve(live_count_);
   for (std::uint64_t i = 0; i < index_slots_; ++i) {
     const std::uint64_t v = index_[i];
     if (v == 0) continue;
     const std::uint64_t offset = SlotOffset(v);
-    entries.push_back(MakeEntry(RecordKey(data_ + offset), offset));
+    entries.push_back(MakeOrderedRef(RecordKey(data_ + offset), offset));
   }
   std::sort(entries.begin(), entries.end(), ordered_.key_comp());
   // Sorted input: each insert lands at the end, O(1) amortised.
-  for (const OrderedEntry& e : entries) ordered_.insert(ordered_.end(), e);
+  for (const OrderedRef& e : entries) ordered_.insert(ordered_.end(), e);
   ordered_valid_ = true;
 }
 
-// ---------------------------------------------------------------- hash index
-
-std::size_t MmapStateStore::longest_probe_distance() const {
+std::size_t MmapCore::TEST_longest_probe_distance() const {
   std::uint64_t longest = 0;
   for (std::uint64_t i = 0; i < index_slots_; ++i) {
     if (index_[i] != 0) longest = std::max(longest, (i - HomeOf(index_[i])) & index_mask_);
@@ -915,7 +733,7 @@ std::size_t MmapStateStore::longest_probe_distance() const {
   return longest;
 }
 
-std::size_t MmapStateStore::total_probe_distance() const {
+std::size_t MmapCore::TEST_total_probe_distance() const {
   std::uint64_t total = 0;
   for (std::uint64_t i = 0; i < index_slots_; ++i) {
     if (index_[i] != 0) total += (i - HomeOf(index_[i])) & index_mask_;
@@ -923,18 +741,18 @@ std::size_t MmapStateStore::total_probe_distance() const {
   return total;
 }
 
-std::uint64_t MmapStateStore::HomeOf(std::uint64_t slot_value) const {
+std::uint64_t MmapCore::HomeOf(std::uint64_t slot_value) const {
   return (slot_value >> kOffsetBits) >> index_shift_;
 }
 
-void MmapStateStore::InsertIntoIndex(std::uint64_t slot_value) {
+void MmapCore::InsertIntoIndex(std::uint64_t slot_value) {
   std::uint64_t position = HomeOf(slot_value);
   while (index_[position] != 0) position = (position + 1) & index_mask_;
   index_[position] = slot_value;
 }
 
 // Backward-shift deletion: no index tombstones, probe chains stay short.
-void MmapStateStore::EraseSlot(std::uint64_t position) {
+void MmapCore::EraseSlot(std::uint64_t position) {
   std::uint64_t hole = position;
   std::uint64_t next = position;
   for (;;) {
@@ -951,7 +769,7 @@ void MmapStateStore::EraseSlot(std::uint64_t position) {
   index_[hole] = 0;
 }
 
-Status MmapStateStore::Grow(std::uint64_t record_bytes, bool new_key) {
+Status MmapCore::Grow(std::uint64_t record_bytes, bool new_key) {
   const bool grow_data = committed_end_ + record_bytes > data_capacity_;
   const bool grow_index = new_key && IndexOverLoaded(live_count_ + 1, index_slots_);
   if (!grow_data && !grow_index) return Status::OK();
@@ -974,7 +792,7 @@ Status MmapStateStore::Grow(std::uint64_t record_bytes, bool new_key) {
   return RehashInto(data_capacity, index_slots);
 }
 
-Status MmapStateStore::RehashInto(std::uint64_t data_capacity, std::uint64_t index_slots) {
+Status MmapCore::RehashInto(std::uint64_t data_capacity, std::uint64_t index_slots) {
   const std::uint64_t new_size = kHeaderSize + data_capacity + index_slots * 8;
   if (new_size > mapped_size_) {
     // A failure from here on leaves the store as it was: the file may have
@@ -1018,203 +836,52 @@ Status MmapStateStore::RehashInto(std::uint64_t data_capacity, std::uint64_t ind
   return Status::OK();
 }
 
-// ---------------------------------------------------------------- operations
-
-std::uint64_t MmapStateStore::AppendRecord(std::uint32_t type, std::string_view key, std::string_view value) {
+std::uint64_t MmapCore::AppendRecord(std::uint32_t type, std::string_view key, std::string_view value) {
   const std::uint64_t offset = WriteRecord(type, key, value);
-  PublishCommittedEnd(offset + RecordSize(key.size(), value.size()));
+  PublishCommittedEnd(offset + LogRecordSize(key.size(), value.size()));
   return offset;
 }
 
-std::uint64_t MmapStateStore::WriteRecord(std::uint32_t type, std::string_view key, std::string_view value) {
+std::uint64_t MmapCore::WriteRecord(std::uint32_t type, std::string_view key, std::string_view value) {
   const std::uint64_t offset = committed_end_;
   WriteRecordImage(data_ + offset, type, key, value, epoch_);
   return offset;
 }
 
 // Rewrites the record at data offset `target`, which holds `key` and has the
-// size RecordSize(key, value) already, so that it holds `value`. A record
+// size LogRecordSize(key, value) already, so that it holds `value`. A record
 // being rewritten is torn until the copy ends, so the new image goes to the
 // journal first and is published there: a crash at any instruction leaves
 // either the journal word 0 and the old record intact, or the journal word
 // naming `target` and a complete image that Open() copies over the record
 // (CheckPendingOverwrite, then Load). Costs two copies of the record and two word stores,
 // and no growth: the file stays the size it is.
-void MmapStateStore::OverwriteInPlace(std::uint64_t target, std::string_view key, std::string_view value) {
+void MmapCore::OverwriteInPlace(std::uint64_t target, std::string_view key, std::string_view value) {
   char* image = base_ + kJournalImageOffset;
   WriteRecordImage(image, kTypePut, key, value, epoch_);
-  Publish(base_, kJournalWordOffset, EncodeChecked(target / 8 + 1));
+  Publish(base_, kJournalWordOffset, EncodeCheckedWord(target / 8 + 1));
   CopyRecordImage(data_ + target, image);
   Publish(base_, kJournalWordOffset, 0);
 }
 
-Status MmapStateStore::put(std::string_view key, std::string_view value) {
-  if (key.size() > kMaxKeySize) {
-    return Status::InvalidArgument("key too large", std::to_string(key.size()) + " bytes, the limit is " +
-                                                        std::to_string(kMaxKeySize));
-  }
-  if (value.size() > kMaxValueSize) {
-    return Status::InvalidArgument("value too large", std::to_string(value.size()) + " bytes, the limit is " +
-                                                          std::to_string(kMaxValueSize));
-  }
+Status MmapCore::AppendInKeyOrder(std::string_view key, std::string_view value) {
   const std::uint64_t hash = Hash(key);
-  const std::uint64_t record_size = RecordSize(key.size(), value.size());
-  if (record_size <= kJournalCapacity) {
-    // An overwrite whose record keeps its size is rewritten in place.
-    bool found;
-    const std::uint64_t position = FindSlot(key, hash, found);
-    if (found) {
-      const std::uint64_t old_offset = SlotOffset(index_[position]);
-      const std::uint32_t old_value_len = LoadU32(data_ + old_offset + 12);
-      // In place only for a record written since the last flush(): one
-      // below the durable end must stay as flushed (a power cut could
-      // otherwise keep the new bytes without the records before them).
-      if (RecordSize(key.size(), old_value_len) == record_size && old_offset >= durable_end_) {
-        OverwriteInPlace(old_offset, key, value);
-        live_bytes_ = live_bytes_ - old_value_len + value.size();
-        return Status::OK();
-      }
-    }
-  }
-  if (committed_end_ + record_size > data_capacity_ || IndexOverLoaded(live_count_ + 1, index_slots_)) {
-    if (PointsIntoMapping(key) || PointsIntoMapping(value)) {
-      // The caller passed views from get(): growth may move the mapping
-      // under them, so take copies first.
-      const std::string key_copy(key);
-      const std::string value_copy(value);
-      return put(key_copy, value_copy);
-    }
-    // Before knowing whether the key is new, so the index may grow one
-    // overwrite early; that is harmless.
-    Status s = Grow(record_size, true);
-    if (!s.ok()) return s;
-  }
-  // Write the record past the committed end (invisible until published),
-  // then find the key's slot, then publish, then point the slot at it.
-  const std::uint64_t offset = WriteRecord(kTypePut, key, value);
-  bool found;
-  const std::uint64_t position = FindSlot(key, hash, found);
-  const std::uint64_t old_slot = index_[position];
-  PublishCommittedEnd(offset + record_size);
-  index_[position] = ((hash >> kOffsetBits) << kOffsetBits) | (offset / 8 + 1);
-  if (found) {
-    const std::uint64_t old_offset = SlotOffset(old_slot);
-    const std::uint32_t old_value_len = LoadU32(data_ + old_offset + 12);
-    dead_bytes_ += RecordSize(key.size(), old_value_len);
-    live_bytes_ = live_bytes_ - old_value_len + value.size();
-    if (ordered_valid_) {
-      auto it = ordered_.find(MakeEntry(key, old_offset));
-      it->packed = MakeEntry(key, offset).packed;
-    }
-  } else {
-    ++live_count_;
-    live_bytes_ += key.size() + value.size();
-    if (ordered_valid_) ordered_.insert(MakeEntry(key, offset));
-  }
-  return Status::OK();
-}
-
-Status MmapStateStore::AppendInKeyOrder(std::string_view key, std::string_view value) {
-  const std::uint64_t hash = Hash(key);
-  const std::uint64_t record_size = RecordSize(key.size(), value.size());
+  const std::uint64_t record_size = LogRecordSize(key.size(), value.size());
   if (committed_end_ + record_size > data_capacity_ || IndexOverLoaded(live_count_ + 1, index_slots_)) {
     Status s = Grow(record_size, true);
     if (!s.ok()) return s;
   }
   const std::uint64_t offset = AppendRecord(kTypePut, key, value);
-  InsertIntoIndex(((hash >> kOffsetBits) << kOffsetBits) | (offset / 8 + 1));
+  InsertIntoIndex(MakeSlot(hash, offset));
   ++live_count_;
-  live_bytes_ += key.size() + value.size();
-  if (ordered_valid_) ordered_.insert(ordered_.end(), MakeEntry(key, offset));
+  live_kv_bytes_ += key.size() + value.size();
+  if (ordered_valid_) ordered_.insert(ordered_.end(), MakeOrderedRef(key, offset));
   return Status::OK();
-}
-
-Status MmapStateStore::del(std::string_view key) {
-  if (key.size() > kMaxKeySize) return Status::OK();  // never stored
-  const std::uint64_t hash = Hash(key);
-  bool found;
-  std::uint64_t position = FindSlot(key, hash, found);
-  if (!found) return Status::OK();
-  const std::uint64_t tombstone_size = RecordSize(key.size(), 0);
-  if (committed_end_ + tombstone_size > data_capacity_) {
-    if (PointsIntoMapping(key)) return del(std::string(key));  // growth may move the mapping
-    Status s = Grow(tombstone_size, false);
-    if (!s.ok()) return s;
-    position = FindSlot(key, hash, found);
-  }
-  const std::uint64_t old_offset = SlotOffset(index_[position]);
-  const std::uint32_t old_value_len = LoadU32(data_ + old_offset + 12);
-  AppendRecord(kTypeDelete, key, {});
-  EraseSlot(position);
-  --live_count_;
-  live_bytes_ -= key.size() + old_value_len;
-  dead_bytes_ += RecordSize(key.size(), old_value_len) + tombstone_size;
-  if (ordered_valid_) ordered_.erase(MakeEntry(key, old_offset));
-  return Status::OK();
-}
-
-Status MmapStateStore::clear() {
-  // One atomic store empties the log; the index is rebuilt from the (empty)
-  // log should we die before zeroing it. The new log has a new epoch, so
-  // the old records it will overwrite never pass for new ones.
-  const std::uint64_t old_end = committed_end_;
-  const std::uint64_t old_durable = durable_end_;
-  PublishCommittedEnd(0);
-  Publish(base_, kEpochOffset, EncodeChecked((epoch_ + 1) & kPayloadMask));
-  if (old_durable != 0) {
-    // Flushed records are about to be overwritten: the cleared header must
-    // reach the disk first, or a power cut could pair the old header with
-    // new records.
-    PublishDurableEnd(0);
-    if (fs_->Msync(base_, kHeaderSize, MS_SYNC) != 0) {
-      const int err = errno;
-      PublishDurableEnd(old_durable);
-      Publish(base_, kEpochOffset, EncodeChecked(epoch_));
-      PublishCommittedEnd(old_end);
-      return IoError("msync failed", err);
-    }
-  }
-  epoch_ = (epoch_ + 1) & kPayloadMask;
-  std::memset(index_, 0, index_slots_ * 8);
-  ordered_.clear();
-  ordered_valid_ = false;
-  live_count_ = live_bytes_ = dead_bytes_ = 0;
-  return Status::OK();
-}
-
-void MmapStateStore::range(std::string_view start, std::string_view end, EntryVisitor visit) const {
-  for_each_in_range(start, end, [&](std::string_view k, std::string_view v) { return visit(k, v); });
-}
-
-void MmapStateStore::prefix_scan(std::string_view prefix, EntryVisitor visit) const {
-  for_each_with_prefix(prefix, [&](std::string_view k, std::string_view v) { return visit(k, v); });
-}
-
-void MmapStateStore::snapshot_to(std::string& out) const {
-  EnsureOrdered();
-  SnapshotWriter writer(out, live_count_, live_bytes_);
-  // Records are in log order, not key order: prefetch a few entries ahead
-  // so the cache misses overlap.
-  constexpr int kPrefetchDistance = 8;
-  auto ahead = ordered_.begin();
-  for (int i = 0; i < kPrefetchDistance && ahead != ordered_.end(); ++i, ++ahead) {
-    __builtin_prefetch(data_ + ahead->offset());
-  }
-  for (const OrderedEntry& e : ordered_) {
-    if (ahead != ordered_.end()) {
-      __builtin_prefetch(data_ + ahead->offset());
-      ++ahead;
-    }
-    const char* record = data_ + e.offset();
-    writer.add(RecordKey(record), RecordValue(record));
-  }
-  writer.finish();
 }
 
 template <typename Fill>
-Status MmapStateStore::RewriteFile(std::uint64_t entries, std::uint64_t kv_bytes, Fill&& fill) {
-  std::uint64_t slots = std::uint64_t{1} << kMinIndexLog2;
-  while (IndexOverLoaded(entries, slots) && slots < (std::uint64_t{1} << kMaxIndexLog2)) slots *= 2;
+Status MmapCore::RewriteFile(std::uint64_t entries, std::uint64_t kv_bytes, Fill&& fill) {
+  const std::uint64_t slots = IndexSlotsFor(entries, std::uint64_t{1} << kMinIndexLog2);
   const std::uint64_t records = entries * (kRecordHeaderSize + 7) + kv_bytes;
   std::uint64_t data_capacity = records + records / 4;
   data_capacity = std::max<std::uint64_t>(4096, (data_capacity + 4095) & ~std::uint64_t{4095});
@@ -1274,17 +941,15 @@ Status MmapStateStore::RewriteFile(std::uint64_t entries, std::uint64_t kv_bytes
   return Status::OK();
 }
 
-std::string MmapStateStore::SpareFile() const { return file_path_ + ".spare"; }
+std::string MmapCore::SpareFile() const { return file_path_ + ".spare"; }
 
-void MmapStateStore::DropSpare() {
+void MmapCore::DropSpare() {
   if (!spare_) return;
   spare_.reset();
   fs_->Unlink(SpareFile().c_str());
 }
 
-void MmapStateStore::release_spare() { DropSpare(); }
-
-Status MmapStateStore::ResetEmpty(std::uint64_t index_slots, std::uint64_t data_capacity) {
+Status MmapCore::ResetEmpty(std::uint64_t index_slots, std::uint64_t data_capacity) {
   // The static header (magic, version, seed) stays: a spare has the seed of
   // the store it served, which is the seed a rewrite keeps.
   const std::uint64_t size = kHeaderSize + data_capacity + index_slots * 8;
@@ -1315,16 +980,16 @@ Status MmapStateStore::ResetEmpty(std::uint64_t index_slots, std::uint64_t data_
   WriteGeometry();
   PublishCommittedEnd(0);
   PublishDurableEnd(0);
-  Publish(base_, kEpochOffset, EncodeChecked(epoch));
+  Publish(base_, kEpochOffset, EncodeCheckedWord(epoch));
   epoch_ = epoch;
   StoreU64(base_ + kBootOffset, fs_->BootId());
-  live_count_ = live_bytes_ = dead_bytes_ = 0;
+  live_count_ = live_kv_bytes_ = dead_bytes_ = 0;
   ordered_.clear();
   ordered_valid_ = false;
   return Status::OK();
 }
 
-void MmapStateStore::SwapContents(MmapStateStore& other) {
+void MmapCore::SwapContents(MmapCore& other) {
   std::swap(fd_, other.fd_);
   std::swap(base_, other.base_);
   std::swap(mapped_size_, other.mapped_size_);
@@ -1340,7 +1005,7 @@ void MmapStateStore::SwapContents(MmapStateStore& other) {
   std::swap(durable_end_, other.durable_end_);
   std::swap(epoch_, other.epoch_);
   std::swap(live_count_, other.live_count_);
-  std::swap(live_bytes_, other.live_bytes_);
+  std::swap(live_kv_bytes_, other.live_kv_bytes_);
   std::swap(dead_bytes_, other.dead_bytes_);
   // The comparator of each ordered index points at its own data cell, so the
   // two travel together.
@@ -1349,15 +1014,7 @@ void MmapStateStore::SwapContents(MmapStateStore& other) {
   std::swap(ordered_valid_, other.ordered_valid_);
 }
 
-Status MmapStateStore::restore(std::string_view blob) {
-  SnapshotInfo info;
-  Status s = ValidateSnapshot(blob, info);
-  if (!s.ok()) return s;
-  return RewriteFile(info.entry_count, info.kv_bytes,
-                     [&](MmapStateStore& fresh) { return fresh.FillFromSnapshot(blob); });
-}
-
-Status MmapStateStore::FillFromSnapshot(std::string_view blob) {
+Status MmapCore::FillFromSnapshot(std::string_view blob) {
   // REQUIRES: this store is the empty, private file RewriteFile created for
   // `blob` (validated). Nobody can open it before RewriteFile renames it
   // over the path, so the records need not be published one by one: they are
@@ -1375,7 +1032,7 @@ Status MmapStateStore::FillFromSnapshot(std::string_view blob) {
   Status status;
   ForEachSnapshotEntry(blob, [&](std::string_view key, std::string_view value) {
     if (!status.ok()) return;
-    const std::uint64_t record_size = RecordSize(key.size(), value.size());
+    const std::uint64_t record_size = LogRecordSize(key.size(), value.size());
     if (end + record_size > data_capacity_ || IndexOverLoaded(live_count_ + 1, index_slots_)) {
       // Beyond the geometry RewriteFile chose (it caps it at the format's
       // limits): the general path, which grows or reports the limit.
@@ -1386,17 +1043,281 @@ Status MmapStateStore::FillFromSnapshot(std::string_view blob) {
       return;
     }
     WriteRecordImage(data_ + end, kTypePut, key, value, epoch_);
-    const std::uint64_t slot = ((Hash(key) >> kOffsetBits) << kOffsetBits) | (end / 8 + 1);
+    const std::uint64_t slot = MakeSlot(Hash(key), end);
     __builtin_prefetch(&index_[HomeOf(slot)], 1);
     pending[pending_count++] = slot;
     if (pending_count == kBatch) insert_pending();
     ++live_count_;
-    live_bytes_ += key.size() + value.size();
+    live_kv_bytes_ += key.size() + value.size();
     end += record_size;
   });
   insert_pending();
   if (status.ok()) PublishCommittedEnd(end);
   return status;
+}
+
+}  // namespace mmap_internal
+
+namespace {
+
+using mmap_internal::EncodeCheckedWord;
+using mmap_internal::ErrnoText;
+using mmap_internal::kEpochOffset;
+using mmap_internal::kHeaderSize;
+using mmap_internal::kJournalCapacity;
+using mmap_internal::kMaxDataCapacity;
+using mmap_internal::kMaxIndexLog2;
+using mmap_internal::kMinDataCapacity;
+using mmap_internal::kMinIndexLog2;
+using mmap_internal::kPayloadMask;
+using mmap_internal::kTypeDelete;
+using mmap_internal::kTypePut;
+using mmap_internal::IndexOverLoaded;
+using mmap_internal::LoadU32;
+using mmap_internal::LogRecordSize;
+using mmap_internal::MakeOrderedRef;
+using mmap_internal::MakeSlot;
+using mmap_internal::OrderedRef;
+using mmap_internal::Publish;
+using mmap_internal::RecordKey;
+using mmap_internal::RecordValue;
+using mmap_internal::RemoveAbandonedCreations;
+using mmap_internal::ResolvedPath;
+using mmap_internal::SlotOffset;
+
+}  // namespace
+
+MmapStateStore::~MmapStateStore() = default;
+
+Status MmapStateStore::Open(const std::string& path, std::unique_ptr<MmapStateStore>& out,
+                            const MmapOptions& options) {
+  out.reset();
+  if (path.empty()) return Status::IOError("cannot open an mmap store", "the path is empty");
+  const std::uint64_t slots = options.initial_index_slots;
+  if (!std::has_single_bit(slots) || slots < (std::uint64_t{1} << kMinIndexLog2) ||
+      slots > (std::uint64_t{1} << kMaxIndexLog2)) {
+    return Status::InvalidArgument(path, "initial_index_slots must be a power of two between 8 and 268435456, got " +
+                                             std::to_string(slots));
+  }
+  if (options.initial_data_bytes > kMaxDataCapacity) {
+    return Status::InvalidArgument(path, "initial_data_bytes exceeds the limit of " +
+                                             std::to_string(kMaxDataCapacity));
+  }
+  const std::uint64_t data_capacity =
+      std::max<std::uint64_t>(kMinDataCapacity, (options.initial_data_bytes + 7) & ~std::uint64_t{7});
+  FileSystem* const fs = options.file_system != nullptr ? options.file_system : FileSystem::Default();
+  RemoveAbandonedCreations(fs, path);
+
+  // A file can be replaced by rename() (compact/restore in its owner) between
+  // our open() and flock(); then the lock we got is on a dead inode: retry.
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    const int fd = fs->Open(path.c_str(), O_RDWR | O_CLOEXEC, 0);
+    if (fd < 0) {
+      const int err = errno;
+      if (err != ENOENT) return Status::IOError(path, "cannot open: " + ErrnoText(err));
+      std::unique_ptr<MmapStateStore> fresh;
+      bool lost_race = false;
+      Status s = CreateAtPath(fs, path, slots, data_capacity, options.hash_seed, fresh, lost_race);
+      if (lost_race) continue;  // someone else created it first: open theirs
+      if (!s.ok()) return s;
+      out = std::move(fresh);
+      return Status::OK();
+    }
+    if (fs->Flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      const int err = errno;
+      fs->Close(fd);
+      if (err == EWOULDBLOCK) {
+        return Status::Busy(path, "already open (locked by another handle in this or another process)");
+      }
+      return Status::IOError(path, "cannot lock: " + ErrnoText(err));
+    }
+    struct stat by_fd {};
+    struct stat by_path {};
+    if (fs->Fstat(fd, &by_fd) != 0) {
+      const int err = errno;
+      fs->Close(fd);
+      return Status::IOError(path, "cannot stat: " + ErrnoText(err));
+    }
+    if (!S_ISREG(by_fd.st_mode)) {
+      fs->Close(fd);
+      return Status::IOError(path, "not a regular file");
+    }
+    if (fs->Stat(path.c_str(), &by_path) != 0 || by_path.st_ino != by_fd.st_ino || by_path.st_dev != by_fd.st_dev) {
+      fs->Close(fd);
+      continue;
+    }
+    // We hold the lock, so nobody else is rewriting: a leftover is stale.
+    const std::string file_path = ResolvedPath(path);
+    fs->Unlink((file_path + ".rewrite").c_str());
+    fs->Unlink((file_path + ".spare").c_str());
+    fs->Unlink((file_path + ".spare.next").c_str());
+
+    std::unique_ptr<MmapStateStore> store(new MmapStateStore());
+    store->fs_ = fs;
+    store->path_ = path;
+    store->file_path_ = file_path;
+    store->fd_ = fd;
+    store->discard_on_close_ = true;  // until Load() succeeds
+    Status s = store->Load(static_cast<std::uint64_t>(by_fd.st_size));
+    if (!s.ok()) return s;
+    store->discard_on_close_ = false;
+    out = std::move(store);
+    return Status::OK();
+  }
+  return Status::Busy(path, "the file kept being replaced while opening it");
+}
+
+Status MmapStateStore::put(std::string_view key, std::string_view value) {
+  if (internal::EntryTooLarge(key.size(), value.size())) [[unlikely]] {
+    return internal::EntryTooLargeError(key.size(), value.size());
+  }
+  const std::uint64_t hash = Hash(key);
+  const std::uint64_t record_size = LogRecordSize(key.size(), value.size());
+  if (record_size <= kJournalCapacity) {
+    // An overwrite whose record keeps its size is rewritten in place.
+    bool found;
+    const std::uint64_t position = FindSlot(key, hash, found);
+    if (found) {
+      const std::uint64_t old_offset = SlotOffset(index_[position]);
+      const std::uint32_t old_value_len = LoadU32(data_ + old_offset + 12);
+      // In place only for a record written since the last flush(): one
+      // below the durable end must stay as flushed (a power cut could
+      // otherwise keep the new bytes without the records before them).
+      if (LogRecordSize(key.size(), old_value_len) == record_size && old_offset >= durable_end_) {
+        OverwriteInPlace(old_offset, key, value);
+        live_kv_bytes_ = live_kv_bytes_ - old_value_len + value.size();
+        return Status::OK();
+      }
+    }
+  }
+  if (committed_end_ + record_size > data_capacity_ || IndexOverLoaded(live_count_ + 1, index_slots_)) {
+    if (PointsIntoMapping(key) || PointsIntoMapping(value)) {
+      // The caller passed views from get(): growth may move the mapping
+      // under them, so take copies first.
+      const std::string key_copy(key);
+      const std::string value_copy(value);
+      return put(key_copy, value_copy);
+    }
+    // Before knowing whether the key is new, so the index may grow one
+    // overwrite early; that is harmless.
+    Status s = Grow(record_size, true);
+    if (!s.ok()) return s;
+  }
+  // Write the record past the committed end (invisible until published),
+  // then find the key's slot, then publish, then point the slot at it.
+  const std::uint64_t offset = WriteRecord(kTypePut, key, value);
+  bool found;
+  const std::uint64_t position = FindSlot(key, hash, found);
+  const std::uint64_t old_slot = index_[position];
+  PublishCommittedEnd(offset + record_size);
+  index_[position] = MakeSlot(hash, offset);
+  if (found) {
+    const std::uint64_t old_offset = SlotOffset(old_slot);
+    const std::uint32_t old_value_len = LoadU32(data_ + old_offset + 12);
+    dead_bytes_ += LogRecordSize(key.size(), old_value_len);
+    live_kv_bytes_ = live_kv_bytes_ - old_value_len + value.size();
+    if (ordered_valid_) {
+      auto it = ordered_.find(MakeOrderedRef(key, old_offset));
+      it->packed = MakeOrderedRef(key, offset).packed;
+    }
+  } else {
+    ++live_count_;
+    live_kv_bytes_ += key.size() + value.size();
+    if (ordered_valid_) ordered_.insert(MakeOrderedRef(key, offset));
+  }
+  return Status::OK();
+}
+
+Status MmapStateStore::del(std::string_view key) {
+  if (key.size() > kMaxKeySize) return Status::OK();  // never stored
+  const std::uint64_t hash = Hash(key);
+  bool found;
+  std::uint64_t position = FindSlot(key, hash, found);
+  if (!found) return Status::OK();
+  const std::uint64_t tombstone_size = LogRecordSize(key.size(), 0);
+  if (committed_end_ + tombstone_size > data_capacity_) {
+    if (PointsIntoMapping(key)) return del(std::string(key));  // growth may move the mapping
+    Status s = Grow(tombstone_size, false);
+    if (!s.ok()) return s;
+    position = FindSlot(key, hash, found);
+  }
+  const std::uint64_t old_offset = SlotOffset(index_[position]);
+  const std::uint32_t old_value_len = LoadU32(data_ + old_offset + 12);
+  AppendRecord(kTypeDelete, key, {});
+  EraseSlot(position);
+  --live_count_;
+  live_kv_bytes_ -= key.size() + old_value_len;
+  dead_bytes_ += LogRecordSize(key.size(), old_value_len) + tombstone_size;
+  if (ordered_valid_) ordered_.erase(MakeOrderedRef(key, old_offset));
+  return Status::OK();
+}
+
+Status MmapStateStore::clear() {
+  // One atomic store empties the log; the index is rebuilt from the (empty)
+  // log should we die before zeroing it. The new log has a new epoch, so
+  // the old records it will overwrite never pass for new ones.
+  const std::uint64_t old_end = committed_end_;
+  const std::uint64_t old_durable = durable_end_;
+  PublishCommittedEnd(0);
+  Publish(base_, kEpochOffset, EncodeCheckedWord((epoch_ + 1) & kPayloadMask));
+  if (old_durable != 0) {
+    // Flushed records are about to be overwritten: the cleared header must
+    // reach the disk first, or a power cut could pair the old header with
+    // new records.
+    PublishDurableEnd(0);
+    if (fs_->Msync(base_, kHeaderSize, MS_SYNC) != 0) {
+      const int err = errno;
+      PublishDurableEnd(old_durable);
+      Publish(base_, kEpochOffset, EncodeCheckedWord(epoch_));
+      PublishCommittedEnd(old_end);
+      return IoError("msync failed", err);
+    }
+  }
+  epoch_ = (epoch_ + 1) & kPayloadMask;
+  std::memset(index_, 0, index_slots_ * 8);
+  ordered_.clear();
+  ordered_valid_ = false;
+  live_count_ = live_kv_bytes_ = dead_bytes_ = 0;
+  return Status::OK();
+}
+
+void MmapStateStore::range(std::string_view start, std::string_view end, EntryVisitor visit) const {
+  for_each_in_range(start, end, [&](std::string_view k, std::string_view v) { return visit(k, v); });
+}
+
+void MmapStateStore::prefix_scan(std::string_view prefix, EntryVisitor visit) const {
+  for_each_with_prefix(prefix, [&](std::string_view k, std::string_view v) { return visit(k, v); });
+}
+
+void MmapStateStore::snapshot_to(std::string& out) const {
+  EnsureOrdered();
+  SnapshotWriter writer(out, live_count_, live_kv_bytes_);
+  // Records are in log order, not key order: prefetch a few entries ahead
+  // so the cache misses overlap.
+  constexpr int kPrefetchDistance = 8;
+  auto ahead = ordered_.begin();
+  for (int i = 0; i < kPrefetchDistance && ahead != ordered_.end(); ++i, ++ahead) {
+    __builtin_prefetch(data_ + ahead->offset());
+  }
+  for (const OrderedRef& e : ordered_) {
+    if (ahead != ordered_.end()) {
+      __builtin_prefetch(data_ + ahead->offset());
+      ++ahead;
+    }
+    const char* record = data_ + e.offset();
+    writer.add(RecordKey(record), RecordValue(record));
+  }
+  writer.finish();
+}
+
+void MmapStateStore::release_spare() { DropSpare(); }
+
+Status MmapStateStore::restore(std::string_view blob) {
+  SnapshotInfo info;
+  Status s = ValidateSnapshot(blob, info);
+  if (!s.ok()) return s;
+  return RewriteFile(info.entry_count, info.kv_bytes,
+                     [&](MmapStateStore& fresh) { return fresh.FillFromSnapshot(blob); });
 }
 
 Status MmapStateStore::compact() {
@@ -1405,9 +1326,9 @@ Status MmapStateStore::compact() {
   // maintained before (a store used for point operations does not pay for it).
   const bool keep_ordered = ordered_valid_;
   EnsureOrdered();
-  Status s = RewriteFile(live_count_, live_bytes_, [&](MmapStateStore& fresh) {
+  Status s = RewriteFile(live_count_, live_kv_bytes_, [&](MmapStateStore& fresh) {
     fresh.ordered_valid_ = true;
-    for (const OrderedEntry& e : ordered_) {
+    for (const OrderedRef& e : ordered_) {
       const char* record = data_ + e.offset();
       Status appended = fresh.AppendInKeyOrder(RecordKey(record), RecordValue(record));
       if (!appended.ok()) return appended;

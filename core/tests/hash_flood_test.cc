@@ -127,7 +127,7 @@ Shape Measure(Store& store, const std::vector<std::string>& keys) {
   REQUIRE(found == keys.size() * kGetPasses);
   REQUIRE(store.size() == keys.size());
   const auto ns = [](auto d) { return static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count()); };
-  return Shape{store.total_probe_distance(), store.longest_probe_distance(),
+  return Shape{store.TEST_total_probe_distance(), store.TEST_longest_probe_distance(),
                ns(t1 - t0) / static_cast<double>(keys.size()),
                ns(t2 - t1) / static_cast<double>(keys.size() * kGetPasses)};
 }

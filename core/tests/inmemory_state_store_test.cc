@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "statestore/internal/inmemory_internal.h"
 #include "statestore/snapshot_format.h"
 
 namespace statestore {
@@ -72,7 +73,7 @@ TEST_CASE("an empty store finds nothing, scans nothing and has zero sizes", "[in
   CHECK(ScanPrefix(store, "").empty());
   CHECK(store.del("a").ok());
   CHECK(store.flush().ok());
-  CHECK(store.memory_usage() == 0);
+  CHECK(store.TEST_memory_usage() == 0);
 }
 
 TEST_CASE("put then get returns the value and overwrites replace it", "[inmemory]") {
@@ -302,7 +303,7 @@ TEST_CASE("clear removes every entry and the store is usable afterwards", "[inme
   CHECK(store.size_bytes() == 0);
   CHECK_FALSE(store.contains(BigEndianKey(5)));
   CHECK(ScanPrefix(store, "").empty());
-  CHECK(store.memory_usage() == 0);
+  CHECK(store.TEST_memory_usage() == 0);
   REQUIRE(store.put("again", "yes").ok());
   CHECK(All(store) == Pairs{{"again", "yes"}});
 }
@@ -329,9 +330,9 @@ TEST_CASE("a store grows across many rehashes and keeps every key", "[inmemory]"
     // Multiplicative scrambling so insertion order is not key order.
     const std::uint64_t id = static_cast<std::uint64_t>(i) * 0x9e3779b97f4a7c15ULL;
     REQUIRE(store.put(BigEndianKey(id), std::to_string(i)).ok());
-    if (store.hash_capacity() != last_capacity) {
+    if (store.TEST_index_capacity() != last_capacity) {
       ++growths;
-      last_capacity = store.hash_capacity();
+      last_capacity = store.TEST_index_capacity();
     }
   }
   CHECK(growths >= 10);
@@ -357,25 +358,25 @@ TEST_CASE("a store grows across many rehashes and keeps every key", "[inmemory]"
 TEST_CASE("reserve sizes the table so inserting that many keys does not rehash", "[inmemory]") {
   InMemoryStateStore store;
   REQUIRE(store.reserve(10'000).ok());
-  const std::size_t capacity = store.hash_capacity();
+  const std::size_t capacity = store.TEST_index_capacity();
   CHECK(capacity * 3 >= 10'000 * 4);
   for (int i = 0; i < 10'000; ++i) REQUIRE(store.put(BigEndianKey(i), "v").ok());
-  CHECK(store.hash_capacity() == capacity);
+  CHECK(store.TEST_index_capacity() == capacity);
   CHECK(store.reserve(10).ok());  // never shrinks
-  CHECK(store.hash_capacity() == capacity);
+  CHECK(store.TEST_index_capacity() == capacity);
 }
 
 TEST_CASE("reserve of an absurd count returns ResourceExhausted and leaves the store as it was", "[inmemory]") {
   InMemoryStateStore store;
   REQUIRE(store.put("kept", "value").ok());
-  const std::size_t capacity = store.hash_capacity();
+  const std::size_t capacity = store.TEST_index_capacity();
   for (const std::size_t n : {SIZE_MAX, SIZE_MAX / 4, SIZE_MAX / 8 + 1, InMemoryStateStore::kMaxReservableKeys + 1}) {
     INFO("reserve(" << n << ")");
     const Status s = store.reserve(n);
     CHECK(s.IsResourceExhausted());
     CHECK(s.message() == "cannot reserve " + std::to_string(n) +
                              " keys: the hash table holds at most 824633720832 keys (2^40 slots at a load of 3/4)");
-    CHECK(store.hash_capacity() == capacity);
+    CHECK(store.TEST_index_capacity() == capacity);
   }
   CHECK(store.get("kept") == std::optional<std::string_view>("value"));
   CHECK(store.size() == 1);
@@ -395,14 +396,14 @@ TEST_CASE("put and delete churn does not grow memory without bound", "[inmemory]
       // Values of varying size force records to move.
       REQUIRE(store.put(key, std::string(rng() % 300, 'v')).ok());
     }
-    if (op >= 50'000) peak_after_warmup = std::max(peak_after_warmup, store.arena_reserved_bytes());
+    if (op >= 50'000) peak_after_warmup = std::max(peak_after_warmup, store.TEST_arena_reserved_bytes());
   }
   // Live data is at most kKeySpace * (8 + 300 + 8) bytes (~632 KB). Without
   // compaction the arena would hold every record ever written (~60 MB).
-  const std::size_t live_bound = kKeySpace * inmemory_internal::RecordSize(8, 300);
-  CHECK(store.live_record_bytes() <= live_bound);
+  const std::size_t live_bound = kKeySpace * inmemory_internal::ArenaRecordSize(8, 300);
+  CHECK(store.TEST_live_record_bytes() <= live_bound);
   CHECK(peak_after_warmup <= 3 * live_bound + 2 * 1024 * 1024);
-  CHECK(store.dead_record_bytes() <= std::max<std::size_t>(store.live_record_bytes(), 64 * 1024) + 1024 * 1024);
+  CHECK(store.TEST_dead_record_bytes() <= std::max<std::size_t>(store.TEST_live_record_bytes(), 64 * 1024) + 1024 * 1024);
 }
 
 TEST_CASE("compaction keeps every live entry and its order", "[inmemory]") {
@@ -487,15 +488,15 @@ TEST_CASE("deleting many small keys beside large values drops their ordered-inde
   InMemoryStateStore store;
   REQUIRE(store.put("big", std::string(4 * 1024 * 1024, 'b')).ok());
   for (int i = 0; i < 5000; ++i) REQUIRE(store.put(BigEndianKey(i), "v").ok());
-  const std::size_t arena = store.arena_reserved_bytes();
-  const std::size_t before = store.memory_usage();
+  const std::size_t arena = store.TEST_arena_reserved_bytes();
+  const std::size_t before = store.TEST_memory_usage();
   for (int i = 0; i < 5000; ++i) REQUIRE(store.del(BigEndianKey(i)).ok());
   // The dead bytes (5000 small records) stay far below the live 4 MiB, so no
   // compaction ran; the marked elements outnumbered the one live key by more
   // than 1024 and the index was rebuilt without them.
-  CHECK(store.arena_reserved_bytes() == arena);
-  CHECK(store.dead_record_bytes() > 0);
-  CHECK(store.memory_usage() + 4000 * sizeof(inmemory_internal::OrderedRef) < before);
+  CHECK(store.TEST_arena_reserved_bytes() == arena);
+  CHECK(store.TEST_dead_record_bytes() > 0);
+  CHECK(store.TEST_memory_usage() + 4000 * sizeof(inmemory_internal::OrderedRef) < before);
   CHECK(All(store) == Pairs{{"big", std::string(4 * 1024 * 1024, 'b')}});
   // Re-inserting a deleted key after the rebuild works like a new key.
   REQUIRE(store.put(BigEndianKey(7), "again").ok());
@@ -506,20 +507,20 @@ TEST_CASE("a deleted key put back with a value that fits reuses its record and l
           "[inmemory][deferred-delete]") {
   InMemoryStateStore store;
   for (int i = 0; i < 1000; ++i) REQUIRE(store.put(BigEndianKey(i), std::string(100, 'a')).ok());
-  const std::size_t arena = store.arena_reserved_bytes();
-  const std::size_t live = store.live_record_bytes();
-  const std::size_t slack = store.dead_record_bytes();  // chunk ends the arena skipped
+  const std::size_t arena = store.TEST_arena_reserved_bytes();
+  const std::size_t live = store.TEST_live_record_bytes();
+  const std::size_t slack = store.TEST_dead_record_bytes();  // chunk ends the arena skipped
   // Ten cycles of deleting a quarter of the keys and putting them back, the
   // delete benchmark's loop: without reuse each cycle leaves 250 dead records
   // and the dead bytes pass the live ones (a compaction inside del()).
   for (int cycle = 0; cycle < 10; ++cycle) {
     for (int i = 0; i < 1000; i += 4) REQUIRE(store.del(BigEndianKey(i)).ok());
-    CHECK(store.dead_record_bytes() == slack + 250 * (8 + 8 + 100));
+    CHECK(store.TEST_dead_record_bytes() == slack + 250 * (8 + 8 + 100));
     for (int i = 0; i < 1000; i += 4) REQUIRE(store.put(BigEndianKey(i), std::string(100, 'b')).ok());
-    CHECK(store.dead_record_bytes() == slack);
+    CHECK(store.TEST_dead_record_bytes() == slack);
   }
-  CHECK(store.arena_reserved_bytes() == arena);
-  CHECK(store.live_record_bytes() == live);
+  CHECK(store.TEST_arena_reserved_bytes() == arena);
+  CHECK(store.TEST_live_record_bytes() == live);
   CHECK(store.get(BigEndianKey(4)) == std::optional<std::string_view>(std::string(100, 'b')));
   CHECK(store.get(BigEndianKey(5)) == std::optional<std::string_view>(std::string(100, 'a')));
   CHECK(ScanRange(store, BigEndianKey(3), BigEndianKey(6)) ==
@@ -532,12 +533,12 @@ TEST_CASE("a deleted key put back with a shorter, an empty or a longer value rea
           "[inmemory][deferred-delete]") {
   InMemoryStateStore store;
   for (int i = 0; i < 10; ++i) REQUIRE(store.put(BigEndianKey(i), "0123456789").ok());
-  const std::size_t slack = store.dead_record_bytes();
+  const std::size_t slack = store.TEST_dead_record_bytes();
   for (int i = 0; i < 3; ++i) REQUIRE(store.del(BigEndianKey(i)).ok());
   REQUIRE(store.put(BigEndianKey(0), "short").ok());  // reuses the record; 5 bytes stay dead
   REQUIRE(store.put(BigEndianKey(1), "").ok());
   REQUIRE(store.put(BigEndianKey(2), "a value longer than the record had room for").ok());  // a new record
-  CHECK(store.dead_record_bytes() == slack + 5 + 10 + (8 + 8 + 10));
+  CHECK(store.TEST_dead_record_bytes() == slack + 5 + 10 + (8 + 8 + 10));
   CHECK(store.size() == 10);
   CHECK(store.get(BigEndianKey(0)) == std::optional<std::string_view>("short"));
   CHECK(store.get(BigEndianKey(1)) == std::optional<std::string_view>(""));
@@ -561,7 +562,7 @@ TEST_CASE("two stores hash with different secrets", "[inmemory]") {
   InMemoryStateStore a;
   InMemoryStateStore b;
   int equal = 0;
-  for (int i = 0; i < 64; ++i) equal += a.hash_for_testing(BigEndianKey(i)) == b.hash_for_testing(BigEndianKey(i));
+  for (int i = 0; i < 64; ++i) equal += a.TEST_hash(BigEndianKey(i)) == b.TEST_hash(BigEndianKey(i));
   CHECK(equal == 0);
 }
 
@@ -573,9 +574,9 @@ TEST_CASE("a fixed hash seed gives the same hash in every store and keeps it acr
   int same = 0, same_as_other = 0, same_as_random = 0;
   for (int i = 0; i < 64; ++i) {
     const std::string key = BigEndianKey(i);
-    same += a.hash_for_testing(key) == b.hash_for_testing(key);
-    same_as_other += a.hash_for_testing(key) == other_seed.hash_for_testing(key);
-    same_as_random += a.hash_for_testing(key) == random_seed.hash_for_testing(key);
+    same += a.TEST_hash(key) == b.TEST_hash(key);
+    same_as_other += a.TEST_hash(key) == other_seed.TEST_hash(key);
+    same_as_random += a.TEST_hash(key) == random_seed.TEST_hash(key);
   }
   CHECK(same == 64);
   CHECK(same_as_other == 0);
@@ -583,15 +584,15 @@ TEST_CASE("a fixed hash seed gives the same hash in every store and keeps it acr
 
   // restore() rebuilds the table; a fixed-seed store keeps its secret.
   for (int i = 0; i < 100; ++i) REQUIRE(random_seed.put(BigEndianKey(i), "v").ok());
-  const std::uint64_t before = a.hash_for_testing("probe");
+  const std::uint64_t before = a.TEST_hash("probe");
   REQUIRE(a.restore(random_seed.snapshot()).ok());
-  CHECK(a.hash_for_testing("probe") == before);
+  CHECK(a.TEST_hash("probe") == before);
   CHECK(a.size() == 100);
   CHECK(a.get(BigEndianKey(7)) == std::optional<std::string_view>("v"));
   // ... while a randomly seeded store adopts a new one.
-  const std::uint64_t random_before = random_seed.hash_for_testing("probe");
+  const std::uint64_t random_before = random_seed.TEST_hash("probe");
   REQUIRE(random_seed.restore(a.snapshot()).ok());
-  CHECK(random_seed.hash_for_testing("probe") != random_before);
+  CHECK(random_seed.TEST_hash("probe") != random_before);
 }
 
 TEST_CASE("keys crafted to collide under one store's secret do not collide in another store", "[inmemory]") {
@@ -603,15 +604,15 @@ TEST_CASE("keys crafted to collide under one store's secret do not collide in an
   std::vector<std::string> crafted;
   for (std::uint64_t candidate = 0; crafted.size() < kCrafted; ++candidate) {
     const std::string key = BigEndianKey(candidate);
-    if ((victim_model.hash_for_testing(key) & mask) == 0) crafted.push_back(key);
+    if ((victim_model.TEST_hash(key) & mask) == 0) crafted.push_back(key);
   }
   for (const std::string& key : crafted) REQUIRE(victim_model.put(key, "x").ok());
-  REQUIRE(victim_model.hash_capacity() == mask + 1);
-  CHECK(victim_model.longest_probe_distance() >= kCrafted - 1);  // the attack works on A ...
+  REQUIRE(victim_model.TEST_index_capacity() == mask + 1);
+  CHECK(victim_model.TEST_longest_probe_distance() >= kCrafted - 1);  // the attack works on A ...
 
   InMemoryStateStore other;
   for (const std::string& key : crafted) REQUIRE(other.put(key, "x").ok());
-  CHECK(other.longest_probe_distance() < 40);  // ... and not on B
+  CHECK(other.TEST_longest_probe_distance() < 40);  // ... and not on B
   for (const std::string& key : crafted) CHECK(other.contains(key));
 }
 

@@ -24,6 +24,7 @@
 #include "statestore/file_system.h"
 #include "statestore/inmemory_state_store.h"
 #include "statestore/internal/key_hash.h"
+#include "statestore/internal/mmap_format.h"
 #include "statestore/mmap_state_store.h"
 #include "statestore/snapshot_format.h"
 

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "statestore/file_system.h"
+#include "statestore/internal/mmap_format.h"
 #include "statestore/snapshot_format.h"
 #include "temp_dir.h"
 
@@ -681,7 +682,7 @@ TEST_CASE("an oversize key or value is rejected with a message and the store is 
   const std::string big_key(kMaxKeySize + 1, 'k');
   Status s = store->put(big_key, "v");
   CHECK(s.IsInvalidArgument());
-  CHECK(s.message() == "key too large: 65537 bytes, the limit is 65536");
+  CHECK(s.message() == "key too long: 65537 bytes exceeds kMaxKeySize (65536 bytes)");
   CHECK(store->put(std::string(kMaxKeySize, 'k'), "max key is fine").ok());
   CHECK(store->del(big_key).ok());
 
@@ -690,7 +691,7 @@ TEST_CASE("an oversize key or value is rejected with a message and the store is 
   const std::string_view huge_value(small.data(), kMaxValueSize + 1);
   s = store->put("k", huge_value);
   CHECK(s.IsInvalidArgument());
-  CHECK(s.message() == "value too large: 268435457 bytes, the limit is 268435456");
+  CHECK(s.message() == "value too long: 268435457 bytes exceeds kMaxValueSize (268435456 bytes)");
   CHECK(store->size() == 2);
   CHECK_FALSE(store->contains("k"));
   CHECK(store->get("keep") == std::optional<std::string_view>("me"));
