@@ -158,7 +158,8 @@ class MmapStateStore final : public mmap_internal::MmapCore {
   const std::string& path() const { return path_; }
 
   // Like range(), with the visitor inlined: visit(key, value) returns true to
-  // continue. Allocates nothing.
+  // continue. Allocates nothing once the ordered index is built (the first
+  // ordered call after Open, clear() or restore() builds it).
   template <typename F>
   void for_each_in_range(std::string_view start, std::string_view end, F&& visit) const {
     ForEachInRange(start, end, visit);

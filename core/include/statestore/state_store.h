@@ -5,9 +5,14 @@
 // single-threaded by design: one owner, no internal locking.
 //
 // Guarantees shared by every backend:
-//  - get() and range()/prefix_scan() never allocate; the views they hand out
-//    point into the store and stay valid until the next mutating call
-//    (put, del, clear, restore, compact, or destruction).
+//  - get() never allocates. range()/prefix_scan() allocate nothing per
+//    entry, and nothing at all once a backend's ordered index exists (the
+//    mmap backend builds its index on the first ordered call after open,
+//    clear() or restore(): see its header).
+//  - The views get() and the scans hand out point into the store and stay
+//    valid until the next mutating call: put, del, clear, restore, a
+//    backend's own mutating calls (InMemoryStateStore::reserve,
+//    MmapStateStore::compact), or destruction.
 //  - put() and del() report failures as a Status; they never throw on the
 //    hot path.
 //  - snapshot() produces the portable format documented in
@@ -77,7 +82,8 @@ class StateStore {
   virtual Status clear() = 0;
 
   // Visits every entry with start <= key < end in ascending order. An empty
-  // range (start >= end) visits nothing. Allocates nothing per entry.
+  // range (start >= end) visits nothing. Allocates nothing per entry (see
+  // the file comment for a backend's first ordered call).
   virtual void range(std::string_view start, std::string_view end, EntryVisitor visit) const = 0;
 
   // Visits every entry whose key begins with `prefix`, in ascending order.
