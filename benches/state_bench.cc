@@ -924,10 +924,10 @@ void AddRocksDbSnapshots(std::vector<BenchDef>& defs, const SnapshotSize& size, 
 }
 #endif
 
-std::vector<BenchDef> AllBenchmarks() {
-  std::vector<BenchDef> defs;
-  // Point operations at 1K and 100K keys, per backend (fixtures shared
-  // within each group).
+// Quick and full: the stores' point operations at 1K and 100K keys (fixtures
+// shared within each group), the wide configurations, the zero-allocation
+// check and the snapshots up to 10MB.
+void AddStoreBenchmarks(std::vector<BenchDef>& defs) {
   for (std::size_t n : {1'000, 100'000}) AddStoreOps<InMemoryStateStore>(defs, n, kQuickFull);
   for (std::size_t n : {1'000, 100'000}) AddStoreOps<MmapStateStore>(defs, n, kQuickFull);
   for (std::size_t n : {1'000, 100'000}) AddStorePuts<InMemoryStateStore>(defs, n, kQuickFull, true);
@@ -952,7 +952,11 @@ std::vector<BenchDef> AllBenchmarks() {
     AddSnapshots<InMemoryStateStore>(defs, size, kQuickFull);
     AddSnapshots<MmapStateStore>(defs, size, kQuickFull);
   }
+}
+
 #if STATESTORE_PEERS_ON
+// Quick and full: the peers at 1K and 100K keys.
+void AddPeerBenchmarks(std::vector<BenchDef>& defs) {
   for (std::size_t n : {1'000, 100'000}) {
     AddPeerOps<FlatHashMapPeer>(defs, n, kQuickFull);
     AddPeerOps<UnorderedMapPeer>(defs, n, kQuickFull);
@@ -968,8 +972,11 @@ std::vector<BenchDef> AllBenchmarks() {
                       BenchRange<BtreeMapPeer>(s, nm, Shape{100'000}, results);
                     }});
   }
+}
 #endif
-  // Full only: 10M keys and 100MB snapshots, one big fixture at a time.
+
+// Full only: 10M keys and 100MB snapshots, one big fixture at a time.
+void AddFullOnlyBenchmarks(std::vector<BenchDef>& defs) {
   AddStoreOps<InMemoryStateStore>(defs, 10'000'000, kFullOnly);
   AddStoreOps<MmapStateStore>(defs, 10'000'000, kFullOnly);
   AddStorePuts<InMemoryStateStore>(defs, 10'000'000, kFullOnly, false);
@@ -989,40 +996,33 @@ std::vector<BenchDef> AllBenchmarks() {
     AddRocksDbSnapshots(defs, size, kFullOnly);
 #endif
   }
+}
+
+std::vector<BenchDef> AllBenchmarks() {
+  std::vector<BenchDef> defs;
+  AddStoreBenchmarks(defs);
+#if STATESTORE_PEERS_ON
+  AddPeerBenchmarks(defs);
+#endif
+  AddFullOnlyBenchmarks(defs);
   return defs;
 }
 
-}  // namespace
-}  // namespace statestore::bench
+// The settings state_bench reads besides its arguments (the slowdown hook,
+// the hash seed): false, after one line on stderr, when one is invalid.
+bool SettingsValid() {
+  std::string error;
+  if (!slowdown::Validate(error) || !hash_seed::Validate(error)) {
+    std::fprintf(stderr, "state_bench: %s\n", error.c_str());
+    return false;
+  }
+  return true;
+}
 
-int main(int argc, char** argv) {
-  namespace sb = statestore::bench;
-  std::vector<std::string> args(argv, argv + argc);
-  sb::CommandLine cl = sb::ParseCommandLine(args);
-  if (!cl.error.empty()) {
-    std::fprintf(stderr, "%s\n", cl.error.c_str());
-    return 2;
-  }
-  std::string slowdown_error;
-  if (!sb::slowdown::Validate(slowdown_error)) {
-    std::fprintf(stderr, "state_bench: %s\n", slowdown_error.c_str());
-    return 2;
-  }
-  std::string seed_error;
-  if (!sb::hash_seed::Validate(seed_error)) {
-    std::fprintf(stderr, "state_bench: %s\n", seed_error.c_str());
-    return 2;
-  }
-
-  std::vector<sb::BenchDef> defs = sb::AllBenchmarks();
-  if (cl.list_profile) {
-    for (const auto& d : defs) {
-      if (d.profiles & cl.profile.bit) std::printf("%s\n", d.name.c_str());
-    }
-    return 0;
-  }
-
-  const std::string warning = sb::UntrustworthyBuildWarning();
+// Registers the profile's benchmarks with Google Benchmark and runs them
+// (`benchmark_args` are its own flags): main()'s exit code.
+int RunProfile(const CommandLine& cl, const std::vector<BenchDef>& defs) {
+  const std::string warning = UntrustworthyBuildWarning();
   if (!warning.empty()) std::fputs(warning.c_str(), stderr);
 
   // See "Memory policy" at the top of this file.
@@ -1036,17 +1036,18 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark(name.c_str(), [name, run](benchmark::State& state) { run(state, name); });
   }
 
+  std::vector<std::string> benchmark_args = cl.benchmark_args;
   std::vector<char*> gb_argv;
-  for (auto& a : cl.benchmark_args) gb_argv.push_back(a.data());
+  for (auto& a : benchmark_args) gb_argv.push_back(a.data());
   gb_argv.push_back(nullptr);
   int gb_argc = static_cast<int>(gb_argv.size()) - 1;
   benchmark::Initialize(&gb_argc, gb_argv.data());
   if (benchmark::ReportUnrecognizedArguments(gb_argc, gb_argv.data())) return 2;
 
-  for (const auto& [key, value] : sb::BuildContext(cl.profile.name)) benchmark::AddCustomContext(key, value);
-  sb::OpTimer::Get();  // calibrate before the first benchmark
+  for (const auto& [key, value] : BuildContext(cl.profile.name)) benchmark::AddCustomContext(key, value);
+  OpTimer::Get();  // calibrate before the first benchmark
 
-  static sb::CountingMemoryManager memory_manager;
+  static CountingMemoryManager memory_manager;
   benchmark::RegisterMemoryManager(&memory_manager);
   // 0 when the filter matched nothing, or did not compile (Google Benchmark
   // then prints "Could not compile benchmark re" and writes no JSON): a
@@ -1054,12 +1055,35 @@ int main(int argc, char** argv) {
   const std::size_t ran = benchmark::RunSpecifiedBenchmarks();
   benchmark::RegisterMemoryManager(nullptr);
   benchmark::Shutdown();
-  sb::g_fixtures.Release();
-  sb::g_temp_dir.Remove();
+  g_fixtures.Release();
+  g_temp_dir.Remove();
   if (ran == 0) {
     std::fprintf(stderr, "state_bench: no benchmark ran (the filter matched none, or is not a valid POSIX "
                          "extended regex)\n");
     return 1;
   }
   return 0;
+}
+
+}  // namespace
+}  // namespace statestore::bench
+
+int main(int argc, char** argv) {
+  namespace sb = statestore::bench;
+  std::vector<std::string> args(argv, argv + argc);
+  sb::CommandLine cl = sb::ParseCommandLine(args);
+  if (!cl.error.empty()) {
+    std::fprintf(stderr, "%s\n", cl.error.c_str());
+    return 2;
+  }
+  if (!sb::SettingsValid()) return 2;
+
+  std::vector<sb::BenchDef> defs = sb::AllBenchmarks();
+  if (cl.list_profile) {
+    for (const auto& d : defs) {
+      if (d.profiles & cl.profile.bit) std::printf("%s\n", d.name.c_str());
+    }
+    return 0;
+  }
+  return sb::RunProfile(cl, defs);
 }

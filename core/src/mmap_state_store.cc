@@ -158,15 +158,60 @@ Status MmapCore::SyncDirectory(FileSystem* fs, const std::string& file_path, con
   return Status::OK();
 }
 
+Status MmapCore::OpenLocked(FileSystem* fs, const std::string& path, int fd, std::unique_ptr<MmapStateStore>& out,
+                            bool& replaced) {
+  replaced = false;
+  if (fs->Flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    fs->Close(fd);
+    if (err == EWOULDBLOCK) {
+      return Status::Busy(path, "already open (locked by another handle in this or another process)");
+    }
+    return Status::IOError(path, "cannot lock: " + ErrnoText(err));
+  }
+  struct stat by_fd {};
+  struct stat by_path {};
+  if (fs->Fstat(fd, &by_fd) != 0) {
+    const int err = errno;
+    fs->Close(fd);
+    return Status::IOError(path, "cannot stat: " + ErrnoText(err));
+  }
+  if (!S_ISREG(by_fd.st_mode)) {
+    fs->Close(fd);
+    return Status::IOError(path, "not a regular file");
+  }
+  if (fs->Stat(path.c_str(), &by_path) != 0 || by_path.st_ino != by_fd.st_ino || by_path.st_dev != by_fd.st_dev) {
+    fs->Close(fd);
+    replaced = true;
+    return Status::OK();
+  }
+  // We hold the lock, so nobody else is rewriting: a leftover is stale.
+  const std::string file_path = ResolvedPath(path);
+  fs->Unlink((file_path + ".rewrite").c_str());
+  fs->Unlink((file_path + ".spare").c_str());
+  fs->Unlink((file_path + ".spare.next").c_str());
+
+  std::unique_ptr<MmapStateStore> store(new MmapStateStore());
+  store->fs_ = fs;
+  store->path_ = path;
+  store->file_path_ = file_path;
+  store->fd_ = fd;
+  store->discard_on_close_ = true;  // until Load() succeeds
+  Status s = store->Load(static_cast<std::uint64_t>(by_fd.st_size));
+  if (!s.ok()) return s;
+  store->discard_on_close_ = false;
+  out = std::move(store);
+  return Status::OK();
+}
+
 // Creates the store at `path` atomically: the empty store is built in an
 // unnamed file (O_TMPFILE; a private `<path>.creating.<pid>` where the
 // filesystem lacks it), synced, then linked into place, which fails if
 // someone else created `path` first (`lost_race`). A crash at any point
 // leaves either nothing or a complete file at `path`; with O_TMPFILE it
 // leaves nothing else either (a named leftover is removed by a later Open).
-Status MmapCore::CreateAtPath(FileSystem* fs, const std::string& path, std::uint64_t index_slots,
-                                    std::uint64_t data_capacity, std::uint64_t hash_seed,
-                                    std::unique_ptr<MmapStateStore>& out, bool& lost_race) {
+Status MmapCore::CreateAtPath(FileSystem* fs, const std::string& path, const FileSpec& spec,
+                              std::unique_ptr<MmapStateStore>& out, bool& lost_race) {
   lost_race = false;
   out.reset();
   const std::string directory = DirectoryOf(path);
@@ -182,28 +227,14 @@ Status MmapCore::CreateAtPath(FileSystem* fs, const std::string& path, std::uint
     if (fd < 0) return Status::IOError(path, "cannot create: " + ErrnoText(errno));
   }
   std::unique_ptr<MmapStateStore> fresh;
-  Status s = InitializeFile(fs, fd, temp_path.empty() ? path : temp_path, index_slots, data_capacity, hash_seed,
-                            fresh);
+  Status s = InitializeFile(fs, fd, temp_path.empty() ? path : temp_path, spec, fresh);
   // The new file must be complete on disk before a name points at it.
   if (s.ok()) s = fresh->SyncMapping();
   if (!s.ok()) s = Status::IOError(path, "cannot create: " + s.message());
   bool linked = false;
   if (s.ok()) {
-    const std::string from = temp_path.empty() ? "/proc/self/fd/" + std::to_string(fresh->fd_) : temp_path;
-    if (fs->Link(from.c_str(), path.c_str(), temp_path.empty() ? AT_SYMLINK_FOLLOW : 0) == 0) {
-      linked = true;
-    } else {
-      const int err = errno;
-      struct stat target {};
-      if (err != EEXIST) {
-        s = Status::IOError(path, "cannot create: " + ErrnoText(err));
-      } else if (fs->Stat(path.c_str(), &target) != 0 && errno == ENOENT) {
-        s = Status::IOError(path, "cannot create: a dangling symbolic link is in the way");
-      } else {
-        lost_race = true;
-        s = Status::Busy(path, "created by someone else meanwhile");
-      }
-    }
+    s = LinkCreated(fs, path, temp_path, *fresh, lost_race);
+    linked = s.ok();
   }
   // The name itself must be on disk before the store is used.
   if (s.ok()) s = SyncDirectory(fs, path, path);
@@ -221,20 +252,34 @@ Status MmapCore::CreateAtPath(FileSystem* fs, const std::string& path, std::uint
   return Status::OK();
 }
 
-Status MmapCore::CreateFile(FileSystem* fs, const std::string& file_path, std::uint64_t index_slots,
-                                  std::uint64_t data_capacity, std::uint64_t hash_seed,
-                                  std::unique_ptr<MmapStateStore>& out) {
+// Gives the new file of `fresh` (unnamed when `temp_path` is empty) the name
+// `path`, which fails if someone else created `path` first (`lost_race`).
+Status MmapCore::LinkCreated(FileSystem* fs, const std::string& path, const std::string& temp_path,
+                             const MmapCore& fresh, bool& lost_race) {
+  const std::string from = temp_path.empty() ? "/proc/self/fd/" + std::to_string(fresh.fd_) : temp_path;
+  if (fs->Link(from.c_str(), path.c_str(), temp_path.empty() ? AT_SYMLINK_FOLLOW : 0) == 0) return Status::OK();
+  const int err = errno;
+  struct stat target {};
+  if (err != EEXIST) return Status::IOError(path, "cannot create: " + ErrnoText(err));
+  if (fs->Stat(path.c_str(), &target) != 0 && errno == ENOENT) {
+    return Status::IOError(path, "cannot create: a dangling symbolic link is in the way");
+  }
+  lost_race = true;
+  return Status::Busy(path, "created by someone else meanwhile");
+}
+
+Status MmapCore::CreateFile(FileSystem* fs, const std::string& file_path, const FileSpec& spec,
+                            std::unique_ptr<MmapStateStore>& out) {
   out.reset();
   const int fd = fs->Open(file_path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Status::IOError(file_path, ErrnoText(errno));
-  return InitializeFile(fs, fd, file_path, index_slots, data_capacity, hash_seed, out);
+  return InitializeFile(fs, fd, file_path, spec, out);
 }
 
 // Takes ownership of `fd` (closed on error), locks it and writes an empty
 // store of the given geometry into it.
-Status MmapCore::InitializeFile(FileSystem* fs, int fd, const std::string& name, std::uint64_t index_slots,
-                                      std::uint64_t data_capacity, std::uint64_t hash_seed,
-                                      std::unique_ptr<MmapStateStore>& out) {
+Status MmapCore::InitializeFile(FileSystem* fs, int fd, const std::string& name, const FileSpec& spec,
+                                std::unique_ptr<MmapStateStore>& out) {
   out.reset();
   std::unique_ptr<MmapStateStore> store(new MmapStateStore());
   store->fs_ = fs;
@@ -242,7 +287,7 @@ Status MmapCore::InitializeFile(FileSystem* fs, int fd, const std::string& name,
   store->fd_ = fd;
   store->discard_on_close_ = true;
   if (fs->Flock(fd, LOCK_EX | LOCK_NB) != 0) return store->IoError("cannot lock", errno);
-  const std::uint64_t size = kHeaderSize + data_capacity + index_slots * 8;
+  const std::uint64_t size = kHeaderSize + spec.data_capacity + spec.index_slots * 8;
   if (fs->Ftruncate(fd, static_cast<off_t>(size)) != 0) return store->IoError("cannot size the file", errno);
   Status s = store->MapFile(size);
   if (!s.ok()) return s;
@@ -253,7 +298,7 @@ Status MmapCore::InitializeFile(FileSystem* fs, int fd, const std::string& name,
   if (!s.ok()) return s;
 
   // 0 means "draw one"; a drawn seed is never 0.
-  const std::uint64_t seed = hash_seed != 0 ? hash_seed : internal::RandomHashSeed();
+  const std::uint64_t seed = spec.hash_seed != 0 ? spec.hash_seed : internal::RandomHashSeed();
   char* base = store->base_;
   std::memcpy(base, kMagic, sizeof kMagic);
   StoreU32(base + kVersionOffset, kFormatVersion);
@@ -262,7 +307,7 @@ Status MmapCore::InitializeFile(FileSystem* fs, int fd, const std::string& name,
   StoreU64(base + kStaticChecksumOffset, XXH3_64bits(base, kStaticChecksumOffset));
   store->hash_seed_ = seed;
   store->hash_secret_ = internal::HashSecretFromSeed(seed);
-  store->SetGeometry(data_capacity, index_slots);
+  store->SetGeometry(spec.data_capacity, spec.index_slots);
   store->WriteGeometry();
   store->PublishCommittedEnd(0);
   store->PublishDurableEnd(0);
@@ -352,6 +397,25 @@ Status MmapCore::Load(std::uint64_t file_size) {
   }
   Status s = MapFile(file_size);
   if (!s.ok()) return s;
+  s = CheckStaticHeader();
+  if (!s.ok()) return s;
+  LoadPlan plan;
+  plan.file_size = file_size;
+  s = ReadHeaderWords(plan);
+  if (!s.ok()) return s;
+  hash_seed_ = LoadU64(base_ + kSeedOffset);
+  hash_secret_ = internal::HashSecretFromSeed(hash_seed_);
+  epoch_ = plan.epoch;
+  SetGeometry(plan.data_capacity, plan.index_slots);
+  // Validation reads only: nothing in the file changes until every check
+  // has passed, so a file Open refuses is left exactly as it was.
+  s = CheckDataRegion(plan);
+  if (!s.ok()) return s;
+  return Recover(plan);
+}
+
+// The static part of the header: magic, version, checksum, reserved bytes.
+Status MmapCore::CheckStaticHeader() const {
   const char* base = base_;
   if (std::memcmp(base, kMagic, sizeof kMagic) != 0) return Corrupt("not a statestore mmap file (bad magic)");
   const std::uint32_t version = LoadU32(base + kVersionOffset);
@@ -377,22 +441,28 @@ Status MmapCore::Load(std::uint64_t file_size) {
                       (i >= kBootOffset && i < kBootOffset + 8) || i >= kJournalImageOffset;
     if (!used && base[i] != 0) return Corrupt("header reserved byte " + std::to_string(i) + " is not zero");
   }
+  return Status::OK();
+}
+
+// The checked words (geometry, committed and durable ends, epoch), the boot
+// tag and the clean check, against each other and the file's size.
+Status MmapCore::ReadHeaderWords(LoadPlan& plan) const {
+  const char* base = base_;
   std::uint64_t geometry;
   if (!DecodeCheckedWord(LoadU64(base + kGeometryOffset), geometry)) return Corrupt("header geometry word is corrupted");
-  const std::uint64_t data_capacity = (geometry & kOffsetMask) * 8;
+  plan.data_capacity = (geometry & kOffsetMask) * 8;
   const unsigned index_log2 = static_cast<unsigned>(geometry >> 40);
   if (index_log2 < kMinIndexLog2 || index_log2 > kMaxIndexLog2 || (geometry >> 45) != 0 ||
-      ((geometry >> kOffsetBits) & 0xF) != 0 || data_capacity == 0 || data_capacity > kMaxDataCapacity) {
+      ((geometry >> kOffsetBits) & 0xF) != 0 || plan.data_capacity == 0 || plan.data_capacity > kMaxDataCapacity) {
     return Corrupt("header geometry is out of range");
   }
-  const std::uint64_t index_slots = std::uint64_t{1} << index_log2;
-  const std::uint64_t required = kHeaderSize + data_capacity + index_slots * 8;
+  plan.index_slots = std::uint64_t{1} << index_log2;
   // Written by this boot (the page cache was never lost since): every byte
   // the store wrote is in the file, so any damage is corruption. Otherwise
   // (a power cut or OS crash since, or an unknown boot), what was written
-  // after the last flush() may be partly lost: see RecoverTail below.
-  const std::uint64_t boot = fs_->BootId();
-  const bool same_boot = boot != 0 && LoadU64(base + kBootOffset) == boot;
+  // after the last flush() may be partly lost: see CheckDataRegion.
+  plan.boot = fs_->BootId();
+  plan.same_boot = plan.boot != 0 && LoadU64(base + kBootOffset) == plan.boot;
   std::uint64_t committed_words;
   if (!DecodeCheckedWord(LoadU64(base + kCommittedOffset), committed_words)) {
     return Corrupt("header committed-end word is corrupted");
@@ -401,45 +471,43 @@ Status MmapCore::Load(std::uint64_t file_size) {
   if (!DecodeCheckedWord(LoadU64(base + kDurableOffset), durable_words)) {
     return Corrupt("header durable-end word is corrupted");
   }
-  std::uint64_t epoch;
-  if (!DecodeCheckedWord(LoadU64(base + kEpochOffset), epoch)) return Corrupt("header log-epoch word is corrupted");
-  const std::uint64_t committed_end = committed_words * 8;
-  const std::uint64_t durable_end = std::min(durable_words * 8, committed_end);
-  if (committed_end > data_capacity) {
-    return Corrupt("committed end " + std::to_string(committed_end) + " lies beyond the data region of " +
-                   std::to_string(data_capacity) + " bytes");
+  if (!DecodeCheckedWord(LoadU64(base + kEpochOffset), plan.epoch)) return Corrupt("header log-epoch word is corrupted");
+  plan.committed_end = committed_words * 8;
+  plan.durable_end = std::min(durable_words * 8, plan.committed_end);
+  plan.end = plan.committed_end;
+  if (plan.committed_end > plan.data_capacity) {
+    return Corrupt("committed end " + std::to_string(plan.committed_end) + " lies beyond the data region of " +
+                   std::to_string(plan.data_capacity) + " bytes");
   }
-  // Bytes of the data region the file actually holds.
-  const std::uint64_t data_in_file = std::min(data_capacity, file_size - kHeaderSize);
-  bool short_file = false;
-  if (file_size < required) {
+  plan.data_in_file = std::min(plan.data_capacity, plan.file_size - kHeaderSize);
+  const std::uint64_t required = kHeaderSize + plan.data_capacity + plan.index_slots * 8;
+  if (plan.file_size < required) {
     // Growth extends the file before it publishes the new geometry, but a
     // power cut may keep the header page and lose the new size.
-    if (same_boot || durable_end > data_in_file) {
+    if (plan.same_boot || plan.durable_end > plan.data_in_file) {
       return Corrupt("file truncated: the header describes " + std::to_string(required) +
-                     " bytes but the file has " + std::to_string(file_size));
+                     " bytes but the file has " + std::to_string(plan.file_size));
     }
-    short_file = true;
+    plan.short_file = true;
   }
-  const std::uint64_t clean_check = LoadU64(base + kCleanCheckOffset);
-  bool clean = clean_check != 0 && !short_file;
-  if (clean && clean_check != CleanCloseCheck(base)) {
-    if (same_boot) return Corrupt("clean-close record checksum mismatch");
-    clean = false;
+  plan.clean_check = LoadU64(base + kCleanCheckOffset);
+  plan.clean = plan.clean_check != 0 && !plan.short_file;
+  if (plan.clean && plan.clean_check != CleanCloseCheck(base)) {
+    if (plan.same_boot) return Corrupt("clean-close record checksum mismatch");
+    plan.clean = false;
   }
+  return Status::OK();
+}
 
-  hash_seed_ = LoadU64(base + kSeedOffset);
-  hash_secret_ = internal::HashSecretFromSeed(hash_seed_);
-  epoch_ = epoch;
-  SetGeometry(data_capacity, index_slots);
-
-  // Validation reads only: nothing in the file changes until every check
-  // below has passed, so a file Open refuses is left exactly as it was.
-  PendingOverwrite pending;
-  s = CheckPendingOverwrite(std::min(committed_end, data_in_file), pending);
-  if (!s.ok() && (same_boot || pending.target < durable_end)) return s;
+// The overwrite journal, the records and, for a clean file, the index and
+// the clean-close counts (adopted when they check out). Decides the end
+// kept (plan.end) and whether the index must be rebuilt (!plan.clean).
+Status MmapCore::CheckDataRegion(LoadPlan& plan) {
+  PendingOverwrite& pending = plan.pending;
+  Status s = CheckPendingOverwrite(std::min(plan.committed_end, plan.data_in_file), pending);
+  if (!s.ok() && (plan.same_boot || pending.target < plan.durable_end)) return s;
   if (!s.ok()) pending = PendingOverwrite{};  // its target is in a tail that will be dropped
-  if (clean && pending.active) return Corrupt("a cleanly closed file has an overwrite pending");
+  if (plan.clean && pending.active) return Corrupt("a cleanly closed file has an overwrite pending");
 
   // Every record below the committed end was complete before the end was
   // published, so after a process crash any damage there is corruption. The
@@ -448,85 +516,100 @@ Status MmapCore::Load(std::uint64_t file_size) {
   // records below the durable end are sure to be whole; the tail after it
   // is kept only if every record in it checks out.
   put_starts_.clear();
-  if (clean) put_starts_.assign(committed_end / 8 / 64 + 1, 0);
-  std::uint64_t end = committed_end;
-  s = ScanRecords(0, same_boot ? committed_end : durable_end, data_in_file, pending);
+  if (plan.clean) put_starts_.assign(plan.committed_end / 8 / 64 + 1, 0);
+  s = ScanRecords(0, plan.same_boot ? plan.committed_end : plan.durable_end, plan.data_in_file, pending);
   if (!s.ok()) return s;
-  if (!same_boot && ScanRecords(durable_end, committed_end, data_in_file, pending).ok() == false) {
-    end = durable_end;  // drop the whole tail: the state as of the last flush
-    clean = false;
+  if (!plan.same_boot && !ScanRecords(plan.durable_end, plan.committed_end, plan.data_in_file, pending).ok()) {
+    plan.end = plan.durable_end;  // drop the whole tail: the state as of the last flush
+    plan.clean = false;
   }
-  if (pending.active && pending.target >= end) pending = PendingOverwrite{};
+  if (pending.active && pending.target >= plan.end) pending = PendingOverwrite{};
 
-  if (clean) {
-    s = CheckCleanRecord(committed_end);
+  if (plan.clean) {
+    s = CheckCleanRecord(plan.committed_end);
     if (!s.ok()) {
-      if (same_boot) return s;
-      clean = false;  // the index or the counts did not reach the disk: rebuild
+      if (plan.same_boot) return s;
+      plan.clean = false;  // the index or the counts did not reach the disk: rebuild
     }
   }
-
   put_starts_ = {};
-  // Validated: from here on the file changes. Mark it dirty first, finish
-  // an interrupted overwrite, drop a lost tail, then (unless the index was
-  // checked above) rebuild the index, and only then claim the file for this
-  // boot: should a step fail (a full disk, a failed sync), the next Open
-  // recovers it again under the rules of another boot.
-  if (clean_check != 0) Publish(base_, kCleanCheckOffset, 0);
-  if (pending.active) {
-    CopyRecordImage(data_ + pending.target, base_ + kJournalImageOffset);
+  return Status::OK();
+}
+
+// Validated: from here on the file changes. Mark it dirty first, finish an
+// interrupted overwrite, drop a lost tail, then (unless the index was
+// checked) rebuild the index, and only then claim the file for this boot:
+// should a step fail (a full disk, a failed sync), the next Open recovers it
+// again under the rules of another boot.
+Status MmapCore::Recover(const LoadPlan& plan) {
+  if (plan.clean_check != 0) Publish(base_, kCleanCheckOffset, 0);
+  if (plan.pending.active) {
+    CopyRecordImage(data_ + plan.pending.target, base_ + kJournalImageOffset);
     Publish(base_, kJournalWordOffset, 0);
   } else if (LoadU64(base_ + kJournalWordOffset) != 0) {
     Publish(base_, kJournalWordOffset, 0);
   }
-  committed_end_ = end;
-  durable_end_ = durable_end;
-  if (end != committed_end) {
+  committed_end_ = plan.end;
+  durable_end_ = plan.durable_end;
+  if (plan.end != plan.committed_end) {
     // The lost tail's bytes must never come back as records: zero them and
     // make that, and the shorter log, durable before anything is appended.
-    PublishCommittedEnd(end);
-    std::memset(data_ + end, 0, std::min(committed_end, data_in_file) - end);
-    s = SyncMapping();
+    PublishCommittedEnd(plan.end);
+    std::memset(data_ + plan.end, 0, std::min(plan.committed_end, plan.data_in_file) - plan.end);
+    Status s = SyncMapping();
     if (!s.ok()) return s;
   }
-  if (short_file) {
-    // The header's geometry describes a longer file (a growth whose new size
-    // a power cut lost, or sizes nobody wrote). The index is rebuilt below
-    // anyway, so instead of extending the file to a size read from the
-    // header, give it a geometry it holds: the data region it has (every
-    // record kept lies in it, the committed end too) and the largest index,
-    // 8 slots at least and the header's at most, that fits after it. The
-    // rebuild grows the index if the keys need more.
-    const std::uint64_t kept_capacity = std::max(kMinDataCapacity, data_in_file & ~std::uint64_t{7});
-    const std::uint64_t room = file_size - std::min(file_size, kHeaderSize + kept_capacity);
-    std::uint64_t kept_slots = std::uint64_t{1} << kMinIndexLog2;
-    while (kept_slots < index_slots && kept_slots * 2 * 8 <= room) kept_slots *= 2;
-    const std::uint64_t kept_size = kHeaderSize + kept_capacity + kept_slots * 8;
-    if (kept_size > file_size) {
-      if (fs_->Ftruncate(fd_, static_cast<off_t>(kept_size)) != 0) return IoError("cannot size the file", errno);
-      fs_->Unmap(base_, mapped_size_);
-      base_ = nullptr;
-      s = MapFile(kept_size);
-      if (!s.ok()) return s;
-    }
-    SetGeometry(kept_capacity, kept_slots);
-    WriteGeometry();
+  if (plan.short_file) {
+    Status s = FitGeometryToFile(plan);
+    if (!s.ok()) return s;
   }
-  if (!clean) {
-    std::memset(index_, 0, index_slots_ * 8);
-    live_count_ = live_kv_bytes_ = dead_bytes_ = 0;
-    for (std::uint64_t offset = 0; offset < end;) {
-      // Read before applying: growing the index may move the mapping.
-      const char* record = data_ + offset;
-      const std::uint64_t size = LogRecordSize(LoadU32(record + 8), LoadU32(record + 12));
-      s = ApplyLoggedRecord(offset, LoadU32(record + 4), RecordKey(record));
-      if (!s.ok()) return s;
-      offset += size;
-    }
+  if (!plan.clean) {
+    Status s = RebuildIndex(plan.end);
+    if (!s.ok()) return s;
   }
-  StoreU64(base_ + kBootOffset, boot);
+  StoreU64(base_ + kBootOffset, plan.boot);
   ordered_.clear();
   ordered_valid_ = false;  // built by the first ordered call
+  return Status::OK();
+}
+
+// The header's geometry describes a longer file (a growth whose new size a
+// power cut lost, or sizes nobody wrote). The index is rebuilt anyway, so
+// instead of extending the file to a size read from the header, give it a
+// geometry it holds: the data region it has (every record kept lies in it,
+// the committed end too) and the largest index, 8 slots at least and the
+// header's at most, that fits after it. The rebuild grows the index if the
+// keys need more.
+Status MmapCore::FitGeometryToFile(const LoadPlan& plan) {
+  const std::uint64_t kept_capacity = std::max(kMinDataCapacity, plan.data_in_file & ~std::uint64_t{7});
+  const std::uint64_t room = plan.file_size - std::min(plan.file_size, kHeaderSize + kept_capacity);
+  std::uint64_t kept_slots = std::uint64_t{1} << kMinIndexLog2;
+  while (kept_slots < plan.index_slots && kept_slots * 2 * 8 <= room) kept_slots *= 2;
+  const std::uint64_t kept_size = kHeaderSize + kept_capacity + kept_slots * 8;
+  if (kept_size > plan.file_size) {
+    if (fs_->Ftruncate(fd_, static_cast<off_t>(kept_size)) != 0) return IoError("cannot size the file", errno);
+    fs_->Unmap(base_, mapped_size_);
+    base_ = nullptr;
+    Status s = MapFile(kept_size);
+    if (!s.ok()) return s;
+  }
+  SetGeometry(kept_capacity, kept_slots);
+  WriteGeometry();
+  return Status::OK();
+}
+
+// The hash index and the counts from the records in [0, end).
+Status MmapCore::RebuildIndex(std::uint64_t end) {
+  std::memset(index_, 0, index_slots_ * 8);
+  live_count_ = live_kv_bytes_ = dead_bytes_ = 0;
+  for (std::uint64_t offset = 0; offset < end;) {
+    // Read before applying: growing the index may move the mapping.
+    const char* record = data_ + offset;
+    const std::uint64_t size = LogRecordSize(LoadU32(record + 8), LoadU32(record + 12));
+    Status s = ApplyLoggedRecord(offset, LoadU32(record + 4), RecordKey(record));
+    if (!s.ok()) return s;
+    offset += size;
+  }
   return Status::OK();
 }
 
@@ -595,11 +678,32 @@ Status MmapCore::CheckCleanRecord(std::uint64_t committed_end) {
     kv_bytes += key_len + value_len;
     record_bytes += LogRecordSize(key_len, value_len);
   }
-  // The store never lets the index pass 70% occupancy (a lookup of an absent
-  // key stops at the first empty slot), and a lookup of each key must find
-  // its slot: not an earlier slot holding the same key, and not an empty
-  // slot before it. Every slot points at a checked record by now, and its
-  // tag is its key's, so the slot value serves as the hash.
+  Status s = CheckProbePaths(occupied);
+  if (!s.ok()) return s;
+  const std::uint64_t recorded_count = LoadU64(base + kCleanLiveCountOffset);
+  const std::uint64_t recorded_kv = LoadU64(base + kCleanLiveBytesOffset);
+  const std::uint64_t recorded_dead = LoadU64(base + kCleanDeadBytesOffset);
+  if (occupied != recorded_count) {
+    return Corrupt("index holds " + std::to_string(occupied) + " keys but the header records " +
+                   std::to_string(recorded_count));
+  }
+  if (recorded_kv != kv_bytes || recorded_dead != committed_end - record_bytes) {
+    return Corrupt("the clean-close record's byte counts (live " + std::to_string(recorded_kv) + ", dead " +
+                   std::to_string(recorded_dead) + ") do not match the records (live " + std::to_string(kv_bytes) +
+                   ", dead " + std::to_string(committed_end - record_bytes) + ")");
+  }
+  live_count_ = occupied;
+  live_kv_bytes_ = kv_bytes;
+  dead_bytes_ = committed_end - record_bytes;
+  return Status::OK();
+}
+
+// The store never lets the index pass 70% occupancy (a lookup of an absent
+// key stops at the first empty slot), and a lookup of each key must find its
+// slot: not an earlier slot holding the same key, and not an empty slot
+// before it. Every slot points at a checked record by now, and its tag is its
+// key's, so the slot value serves as the hash.
+Status MmapCore::CheckProbePaths(std::uint64_t occupied) const {
   if (IndexOverLoaded(occupied, index_slots_)) {
     return Corrupt("index holds " + std::to_string(occupied) + " keys in " + std::to_string(index_slots_) +
                    " slots, more than the 70% the store allows");
@@ -617,21 +721,6 @@ Status MmapCore::CheckCleanRecord(std::uint64_t committed_end) {
                      " holds");
     }
   }
-  const std::uint64_t recorded_count = LoadU64(base + kCleanLiveCountOffset);
-  const std::uint64_t recorded_kv = LoadU64(base + kCleanLiveBytesOffset);
-  const std::uint64_t recorded_dead = LoadU64(base + kCleanDeadBytesOffset);
-  if (occupied != recorded_count) {
-    return Corrupt("index holds " + std::to_string(occupied) + " keys but the header records " +
-                   std::to_string(recorded_count));
-  }
-  if (recorded_kv != kv_bytes || recorded_dead != committed_end - record_bytes) {
-    return Corrupt("the clean-close record's byte counts (live " + std::to_string(recorded_kv) + ", dead " +
-                   std::to_string(recorded_dead) + ") do not match the records (live " + std::to_string(kv_bytes) +
-                   ", dead " + std::to_string(committed_end - record_bytes) + ")");
-  }
-  live_count_ = occupied;
-  live_kv_bytes_ = kv_bytes;
-  dead_bytes_ = committed_end - record_bytes;
   return Status::OK();
 }
 
@@ -900,7 +989,7 @@ Status MmapCore::RewriteFile(std::uint64_t entries, std::uint64_t kv_bytes, Fill
     temp_path = spare_path;
   } else {
     DropSpare();
-    s = CreateFile(fs_, temp_path, slots, data_capacity, hash_seed_, fresh);
+    s = CreateFile(fs_, temp_path, FileSpec{slots, data_capacity, hash_seed_}, fresh);
   }
   if (s.ok()) s = fill(*fresh);
   // The new file is complete on disk before its name replaces the old one,
@@ -1089,10 +1178,10 @@ using mmap_internal::SlotOffset;
 
 MmapStateStore::~MmapStateStore() = default;
 
-Status MmapStateStore::Open(const std::string& path, std::unique_ptr<MmapStateStore>& out,
-                            const MmapOptions& options) {
-  out.reset();
-  if (path.empty()) return Status::IOError("cannot open an mmap store", "the path is empty");
+namespace {
+
+// The geometry of a file Open creates, from `options`.
+Status SpecFromOptions(const std::string& path, const MmapOptions& options, mmap_internal::FileSpec& spec) {
   const std::uint64_t slots = options.initial_index_slots;
   if (!std::has_single_bit(slots) || slots < (std::uint64_t{1} << kMinIndexLog2) ||
       slots > (std::uint64_t{1} << kMaxIndexLog2)) {
@@ -1103,8 +1192,22 @@ Status MmapStateStore::Open(const std::string& path, std::unique_ptr<MmapStateSt
     return Status::InvalidArgument(path, "initial_data_bytes exceeds the limit of " +
                                              std::to_string(kMaxDataCapacity));
   }
-  const std::uint64_t data_capacity =
+  spec.index_slots = slots;
+  spec.data_capacity =
       std::max<std::uint64_t>(kMinDataCapacity, (options.initial_data_bytes + 7) & ~std::uint64_t{7});
+  spec.hash_seed = options.hash_seed;
+  return Status::OK();
+}
+
+}  // namespace
+
+Status MmapStateStore::Open(const std::string& path, std::unique_ptr<MmapStateStore>& out,
+                            const MmapOptions& options) {
+  out.reset();
+  if (path.empty()) return Status::IOError("cannot open an mmap store", "the path is empty");
+  mmap_internal::FileSpec spec;
+  Status s = SpecFromOptions(path, options, spec);
+  if (!s.ok()) return s;
   FileSystem* const fs = options.file_system != nullptr ? options.file_system : FileSystem::Default();
   RemoveAbandonedCreations(fs, path);
 
@@ -1115,54 +1218,14 @@ Status MmapStateStore::Open(const std::string& path, std::unique_ptr<MmapStateSt
     if (fd < 0) {
       const int err = errno;
       if (err != ENOENT) return Status::IOError(path, "cannot open: " + ErrnoText(err));
-      std::unique_ptr<MmapStateStore> fresh;
       bool lost_race = false;
-      Status s = CreateAtPath(fs, path, slots, data_capacity, options.hash_seed, fresh, lost_race);
+      s = CreateAtPath(fs, path, spec, out, lost_race);
       if (lost_race) continue;  // someone else created it first: open theirs
-      if (!s.ok()) return s;
-      out = std::move(fresh);
-      return Status::OK();
+      return s;
     }
-    if (fs->Flock(fd, LOCK_EX | LOCK_NB) != 0) {
-      const int err = errno;
-      fs->Close(fd);
-      if (err == EWOULDBLOCK) {
-        return Status::Busy(path, "already open (locked by another handle in this or another process)");
-      }
-      return Status::IOError(path, "cannot lock: " + ErrnoText(err));
-    }
-    struct stat by_fd {};
-    struct stat by_path {};
-    if (fs->Fstat(fd, &by_fd) != 0) {
-      const int err = errno;
-      fs->Close(fd);
-      return Status::IOError(path, "cannot stat: " + ErrnoText(err));
-    }
-    if (!S_ISREG(by_fd.st_mode)) {
-      fs->Close(fd);
-      return Status::IOError(path, "not a regular file");
-    }
-    if (fs->Stat(path.c_str(), &by_path) != 0 || by_path.st_ino != by_fd.st_ino || by_path.st_dev != by_fd.st_dev) {
-      fs->Close(fd);
-      continue;
-    }
-    // We hold the lock, so nobody else is rewriting: a leftover is stale.
-    const std::string file_path = ResolvedPath(path);
-    fs->Unlink((file_path + ".rewrite").c_str());
-    fs->Unlink((file_path + ".spare").c_str());
-    fs->Unlink((file_path + ".spare.next").c_str());
-
-    std::unique_ptr<MmapStateStore> store(new MmapStateStore());
-    store->fs_ = fs;
-    store->path_ = path;
-    store->file_path_ = file_path;
-    store->fd_ = fd;
-    store->discard_on_close_ = true;  // until Load() succeeds
-    Status s = store->Load(static_cast<std::uint64_t>(by_fd.st_size));
-    if (!s.ok()) return s;
-    store->discard_on_close_ = false;
-    out = std::move(store);
-    return Status::OK();
+    bool replaced = false;
+    s = OpenLocked(fs, path, fd, out, replaced);
+    if (!replaced) return s;
   }
   return Status::Busy(path, "the file kept being replaced while opening it");
 }

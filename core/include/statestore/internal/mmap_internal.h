@@ -60,6 +60,14 @@ struct OrderedLess {
 
 using OrderedIndex = absl::btree_set<OrderedRef, OrderedLess>;
 
+// The geometry and hash seed of a file to create; hash_seed 0 draws a
+// random seed.
+struct FileSpec {
+  std::uint64_t index_slots = 0;
+  std::uint64_t data_capacity = 0;
+  std::uint64_t hash_seed = 0;
+};
+
 // The data and the inline probe and scan code of MmapStateStore, which
 // derives from it and adds the public interface. Its public members are the
 // test-only observers (TEST_*); everything else is for the store alone.
@@ -76,25 +84,58 @@ class MmapCore : public StateStore {
   // Clean close: see ~MmapStateStore.
   ~MmapCore() override;
 
+  // Open()'s steps. OpenLocked takes `fd` (an open file at `path`), locks
+  // it and loads the store; `replaced` is set (and the descriptor closed)
+  // when `path` no longer names that file, so Open tries again.
+  static Status OpenLocked(FileSystem* fs, const std::string& path, int fd, std::unique_ptr<MmapStateStore>& out,
+                           bool& replaced);
   // Creates `path` atomically holding an empty store (see the .cc);
   // `lost_race` is set when another process created it first.
-  static Status CreateAtPath(FileSystem* fs, const std::string& path, std::uint64_t index_slots,
-                             std::uint64_t data_capacity, std::uint64_t hash_seed,
+  static Status CreateAtPath(FileSystem* fs, const std::string& path, const FileSpec& spec,
                              std::unique_ptr<MmapStateStore>& out, bool& lost_race);
-  // Creates (O_TRUNC) and locks `file_path` holding an empty store sized
-  // for the given geometry; `out` is left empty on error.
-  // `hash_seed` 0 draws a random seed.
-  static Status CreateFile(FileSystem* fs, const std::string& file_path, std::uint64_t index_slots,
-                           std::uint64_t data_capacity, std::uint64_t hash_seed,
+  // Links the synced, unnamed (or `temp_path`) file of `fresh` at `path`.
+  static Status LinkCreated(FileSystem* fs, const std::string& path, const std::string& temp_path,
+                            const MmapCore& fresh, bool& lost_race);
+  // Creates (O_TRUNC) and locks `file_path` holding an empty store of
+  // `spec`; `out` is left empty on error.
+  static Status CreateFile(FileSystem* fs, const std::string& file_path, const FileSpec& spec,
                            std::unique_ptr<MmapStateStore>& out);
-  static Status InitializeFile(FileSystem* fs, int fd, const std::string& name, std::uint64_t index_slots,
-                               std::uint64_t data_capacity, std::uint64_t hash_seed,
+  static Status InitializeFile(FileSystem* fs, int fd, const std::string& name, const FileSpec& spec,
                                std::unique_ptr<MmapStateStore>& out);
   static Status SyncDirectory(FileSystem* fs, const std::string& file_path, const std::string& path);
   // msync(MS_SYNC) of the whole mapping.
   Status SyncMapping();
-  // Validates the file behind fd_/base_ and makes it ready for use.
+
+  // Validates the file behind fd_ and makes it ready for use (Open). Its
+  // steps read what they check into a LoadPlan; nothing in the file changes
+  // before Recover().
   Status Load(std::uint64_t file_size);
+  struct PendingOverwrite {
+    bool active = false;
+    std::uint64_t target = 0;  // data offset of the record being rewritten
+  };
+  struct LoadPlan {
+    std::uint64_t file_size = 0;
+    std::uint64_t data_capacity = 0;  // as the header says
+    std::uint64_t index_slots = 0;
+    std::uint64_t data_in_file = 0;   // bytes of the data region the file holds
+    std::uint64_t committed_end = 0;  // as the header says
+    std::uint64_t durable_end = 0;
+    std::uint64_t end = 0;  // the committed end kept: durable_end when a lost tail is dropped
+    std::uint64_t epoch = 0;
+    std::uint64_t boot = 0;  // this boot's tag
+    std::uint64_t clean_check = 0;
+    bool same_boot = false;   // written by this boot: any damage is corruption
+    bool short_file = false;  // shorter than its geometry (a lost growth)
+    bool clean = false;       // the on-file index and counts are to be trusted
+    PendingOverwrite pending;
+  };
+  Status CheckStaticHeader() const;
+  Status ReadHeaderWords(LoadPlan& plan) const;
+  Status CheckDataRegion(LoadPlan& plan);
+  Status Recover(const LoadPlan& plan);
+  Status FitGeometryToFile(const LoadPlan& plan);
+  Status RebuildIndex(std::uint64_t end);
   Status MapFile(std::uint64_t size);
   void SetGeometry(std::uint64_t data_capacity, std::uint64_t index_slots);
   // Prefaults (and so reserves space for) up to `max_bytes` of the mapping
@@ -145,13 +186,10 @@ class MmapCore : public StateStore {
   // to hold `value`, crash-safely, through the header's overwrite journal.
   void OverwriteInPlace(std::uint64_t target, std::string_view key, std::string_view value);
   // At Open: checks (without writing) an overwrite that a crash interrupted.
-  struct PendingOverwrite {
-    bool active = false;
-    std::uint64_t target = 0;  // data offset of the record being rewritten
-  };
   Status CheckPendingOverwrite(std::uint64_t committed_end, PendingOverwrite& pending) const;
   Status ScanRecords(std::uint64_t from, std::uint64_t to, std::uint64_t data_in_file, const PendingOverwrite& pending);
   Status CheckCleanRecord(std::uint64_t committed_end);
+  Status CheckProbePaths(std::uint64_t occupied) const;
   void PublishDurableEnd(std::uint64_t end);
   Status ApplyLoggedRecord(std::uint64_t offset, std::uint32_t type, std::string_view key);
 
