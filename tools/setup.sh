@@ -4,8 +4,8 @@
 #   tools/setup.sh build   compiler, CMake, libraries, valgrind (instruction
 #                          counts), the gate's Python packages
 #   tools/setup.sh test    all of the above, plus Chromium (report test),
-#                          hypothesis (input fuzzer), mypy and flake8 (make lint)
-#                          and npm (workflow linter)
+#                          hypothesis (input fuzzer), mypy, flake8, clang-format and
+#                          clang-tidy (make lint) and npm (workflow linter)
 #
 # Idempotent and silent when everything is present. Uses sudo when not root.
 # Exits non-zero with a clear message when it cannot install.
@@ -18,7 +18,7 @@ build_packages=(
   libbenchmark-dev catch2 libabsl-dev liblmdb-dev librocksdb-dev libxxhash-dev valgrind binutils
   python3 python3-pandas python3-jinja2 python3-scipy python3-pytest python3-yaml
 )
-test_packages=(chromium fonts-dejavu-core python3-hypothesis python3-mypy flake8)
+test_packages=(chromium fonts-dejavu-core python3-hypothesis python3-mypy flake8 clang-format clang-tidy)
 
 case "$group" in
   build) wanted=("${build_packages[@]}") ;;
