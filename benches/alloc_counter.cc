@@ -40,7 +40,8 @@ void* Allocate(std::size_t size) {
 }
 
 void* AllocateAligned(std::size_t size, std::align_val_t align) {
-  const std::size_t a = static_cast<std::size_t>(align) < sizeof(void*) ? sizeof(void*) : static_cast<std::size_t>(align);
+  const std::size_t a =
+      static_cast<std::size_t>(align) < sizeof(void*) ? sizeof(void*) : static_cast<std::size_t>(align);
   void* p = nullptr;
   if (posix_memalign(&p, a, size == 0 ? 1 : size) != 0) p = nullptr;
   OnAlloc(p);

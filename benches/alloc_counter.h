@@ -22,9 +22,9 @@
 // the count (ours do not on their hot paths).
 #pragma once
 
-#include <cstdint>
-
 #include <benchmark/benchmark.h>
+
+#include <cstdint>
 
 namespace statestore::bench {
 

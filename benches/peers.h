@@ -237,7 +237,9 @@ class RocksDbPeer {
  private:
   RocksDbPeer() = default;
   static Status Check(const char* what, const rocksdb::Status& s) {
-    if (s.ok()) [[likely]] return Status::OK();
+    if (s.ok()) [[likely]] {
+      return Status::OK();
+    }
     return Status::IOError(std::string("rocksdb ") + what, s.ToString());
   }
   Status Write(rocksdb::WriteBatch& batch) { return Check("Write", db_->Write(write_options_, &batch)); }

@@ -29,6 +29,7 @@
 // variants measure the other case on purpose: they release all free memory
 // (malloc_trim) while the timer is paused, so their timed region pays every
 // page fault of a fresh buffer or store.
+#include <benchmark/benchmark.h>
 #include <malloc.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -41,8 +42,6 @@
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <benchmark/benchmark.h>
 
 #include "alloc_counter.h"
 #include "build_info.h"
@@ -175,7 +174,7 @@ template <>
 struct Backend<InMemoryStateStore> {
   static constexpr const char* kName = "inmemory";
   static std::unique_ptr<InMemoryStateStore> Create(std::size_t /*entries*/, std::string& /*error*/,
-                                                     std::size_t /*kv_bytes_per_entry*/ = 0) {
+                                                    std::size_t /*kv_bytes_per_entry*/ = 0) {
     // The spec's ::new(), no reserve; a fixed seed only when asked (hash_seed.h).
     const std::uint64_t seed = hash_seed::Get();
     return seed == 0 ? std::make_unique<InMemoryStateStore>()
@@ -324,7 +323,7 @@ struct OpsFixture {
   // Growth of the process's resident set while the store was populated (and,
   // for mmap, prefaulted): what the store costs in memory. 0 when unknown.
   std::size_t resident_bytes = 0;
-  std::unique_ptr<ValueSet> values;           // built on first use (delete)
+  std::unique_ptr<ValueSet> values;                  // built on first use (delete)
   std::unique_ptr<std::vector<std::uint32_t>> zipf;  // built on first use
   std::unique_ptr<DeleteWorkload<Store>> deleter;
 
@@ -425,23 +424,22 @@ struct SnapFixture {
 template <typename Store>
 SnapFixture<Store>* AcquireSnap(benchmark::State& state, const SnapshotSize& size) {
   const std::string id = std::string("snap/") + Backend<Store>::kName + "/" + size.label;
-  return g_fixtures.Acquire<SnapFixture<Store>>(
-      state, id, 3 * EstimateStoreBytes(size.entries, 8, 128),
-      [&size](std::string& error) -> std::unique_ptr<SnapFixture<Store>> {
-        auto fx = std::make_unique<SnapFixture<Store>>();
-        fx->source = Backend<Store>::Create(size.entries, error);
-        if (!fx->source) return nullptr;
-        fx->target = Backend<Store>::Create(size.entries, error);
-        if (!fx->target) return nullptr;
-        Status s = Populate(*fx->source, 0, size.entries, 8, 128);
-        if (!s.ok()) {
-          error = "error: populating failed: " + s.ToString();
-          return nullptr;
-        }
-        Backend<Store>::Prefault(*fx->source);
-        fx->source->snapshot_to(fx->blob);
-        return fx;
-      });
+  return g_fixtures.Acquire<SnapFixture<Store>>(state, id, 3 * EstimateStoreBytes(size.entries, 8, 128),
+                                                [&size](std::string& error) -> std::unique_ptr<SnapFixture<Store>> {
+                                                  auto fx = std::make_unique<SnapFixture<Store>>();
+                                                  fx->source = Backend<Store>::Create(size.entries, error);
+                                                  if (!fx->source) return nullptr;
+                                                  fx->target = Backend<Store>::Create(size.entries, error);
+                                                  if (!fx->target) return nullptr;
+                                                  Status s = Populate(*fx->source, 0, size.entries, 8, 128);
+                                                  if (!s.ok()) {
+                                                    error = "error: populating failed: " + s.ToString();
+                                                    return nullptr;
+                                                  }
+                                                  Backend<Store>::Prefault(*fx->source);
+                                                  fx->source->snapshot_to(fx->blob);
+                                                  return fx;
+                                                });
 }
 
 // ---------------------------------------------------------------------------
@@ -521,7 +519,7 @@ void BenchPut(benchmark::State& state, const std::string& name, const Shape& sha
   PutWorkload<Store>& w = *fx->putter;
   if (flush_every == 0) {
     RunPointOps(state, name, w);
-  } else if constexpr (requires(Store& st) { st.flush(); }) {
+  } else if constexpr (requires(Store & st) { st.flush(); }) {
     // put + flush() every `flush_every` puts, all inside the timed region:
     // the msync cost is amortised over the puts that dirtied the pages.
     struct Flushing {
@@ -829,11 +827,10 @@ void AddStoreOps(std::vector<BenchDef>& defs, std::size_t n, unsigned profiles) 
   if (n == 100'000) {
     const std::string range_prefix = std::is_same_v<Store, InMemoryStateStore> ? "state_range" : "state_range_" + b;
     for (std::size_t results : {10, 100, 1'000}) {
-      defs.push_back({range_prefix + "/results/" + std::to_string(results),
-                      results == 10 && std::is_same_v<Store, InMemoryStateStore> ? kAll : profiles,
-                      [shape, results](benchmark::State& s, const std::string& nm) {
-                        BenchRange<Store>(s, nm, shape, results);
-                      }});
+      defs.push_back(
+          {range_prefix + "/results/" + std::to_string(results),
+           results == 10 && std::is_same_v<Store, InMemoryStateStore> ? kAll : profiles,
+           [shape, results](benchmark::State& s, const std::string& nm) { BenchRange<Store>(s, nm, shape, results); }});
     }
   }
   // Last: delete mutates the shared store (and restores it).
@@ -901,11 +898,11 @@ void AddPeerOps(std::vector<BenchDef>& defs, std::size_t n, unsigned profiles, b
   if (!with_put) return;
   if constexpr (std::is_same_v<Peer, RocksDbPeer>) {
     if (n == 100'000) {
-    for (std::size_t results : {10, 100, 1'000}) {
-      defs.push_back({"peer_" + b + "_range/results/" + std::to_string(results), profiles,
-                      [shape, results](benchmark::State& s, const std::string& nm) {
-                        BenchRange<Peer>(s, nm, shape, results);
-                      }});
+      for (std::size_t results : {10, 100, 1'000}) {
+        defs.push_back({"peer_" + b + "_range/results/" + std::to_string(results), profiles,
+                        [shape, results](benchmark::State& s, const std::string& nm) {
+                          BenchRange<Peer>(s, nm, shape, results);
+                        }});
       }
     }
   }
@@ -944,9 +941,8 @@ void AddStoreBenchmarks(std::vector<BenchDef>& defs) {
       AddWideConfig<MmapStateStore>(defs, c, kQuickFull);
     }
   }
-  defs.push_back({"state_get_zero_alloc", kAll, [](benchmark::State& s, const std::string& nm) {
-                    BenchZeroAlloc(s, nm);
-                  }});
+  defs.push_back(
+      {"state_get_zero_alloc", kAll, [](benchmark::State& s, const std::string& nm) { BenchZeroAlloc(s, nm); }});
   for (const SnapshotSize& size : kSnapshotSizes) {
     if (std::string(size.label) == "100MB") continue;
     AddSnapshots<InMemoryStateStore>(defs, size, kQuickFull);
@@ -1058,8 +1054,9 @@ int RunProfile(const CommandLine& cl, const std::vector<BenchDef>& defs) {
   g_fixtures.Release();
   g_temp_dir.Remove();
   if (ran == 0) {
-    std::fprintf(stderr, "state_bench: no benchmark ran (the filter matched none, or is not a valid POSIX "
-                         "extended regex)\n");
+    std::fprintf(stderr,
+                 "state_bench: no benchmark ran (the filter matched none, or is not a valid POSIX "
+                 "extended regex)\n");
     return 1;
   }
   return 0;

@@ -93,8 +93,7 @@ ZipfianGenerator::ZipfianGenerator(std::uint64_t n, double theta, std::uint64_t 
   alpha_ = 1.0 / (1.0 - theta_);
   zeta_n_ = Zeta(n_, theta_);
   const double zeta2 = Zeta(2, theta_);
-  eta_ = n_ <= 2 ? 0.0
-                 : (1.0 - std::pow(2.0 / static_cast<double>(n_), 1.0 - theta_)) / (1.0 - zeta2 / zeta_n_);
+  eta_ = n_ <= 2 ? 0.0 : (1.0 - std::pow(2.0 / static_cast<double>(n_), 1.0 - theta_)) / (1.0 - zeta2 / zeta_n_);
   half_pow_theta_ = 1.0 + std::pow(0.5, theta_);
 }
 

@@ -112,8 +112,7 @@ class ValueSet {
 // keys and exact values generated on the fly (no value buffer needed).
 // Returns the first failed put's Status, or OK.
 template <typename Store>
-Status PopulateStore(Store& store, std::size_t begin, std::size_t end, std::size_t key_size,
-                     std::size_t value_size) {
+Status PopulateStore(Store& store, std::size_t begin, std::size_t end, std::size_t key_size, std::size_t value_size) {
   std::string key(key_size, '\0');
   std::string value(value_size, '\0');
   for (std::size_t i = begin; i < end; ++i) {
@@ -307,7 +306,9 @@ class PutWorkload {
     const std::size_t index = pos_;
     if (++pos_ == keys_.size()) pos_ = 0;
     Status s = store_.put(keys_[index], values_[index]);
-    if (!s.ok()) [[unlikely]] failure_.Record(std::move(s));
+    if (!s.ok()) [[unlikely]] {
+      failure_.Record(std::move(s));
+    }
   }
   // Also flushes every `every` puts (0: never): mmap durability cost.
   void OpWithFlush(std::size_t every) {
@@ -315,7 +316,9 @@ class PutWorkload {
     if (++since_flush_ == every) {
       since_flush_ = 0;
       Status s = store_.flush();
-      if (!s.ok()) [[unlikely]] failure_.Record(std::move(s));
+      if (!s.ok()) [[unlikely]] {
+        failure_.Record(std::move(s));
+      }
     }
   }
   // The first failure, or OK.
@@ -350,7 +353,9 @@ class DeleteWorkload {
 
   void Op() {
     Status s = store_.del(keys_[pos_]);
-    if (!s.ok()) [[unlikely]] failure_.Record(std::move(s));
+    if (!s.ok()) [[unlikely]] {
+      failure_.Record(std::move(s));
+    }
     if (++pos_ == keys_.size()) pos_ = 0;
     ++pending_;
   }
@@ -360,7 +365,9 @@ class DeleteWorkload {
     std::size_t index = (pos_ + keys_.size() - pending_) % keys_.size();
     for (; pending_ > 0; --pending_) {
       Status s = store_.put(keys_[index], values_[index]);
-      if (!s.ok()) [[unlikely]] failure_.Record(std::move(s));
+      if (!s.ok()) [[unlikely]] {
+        failure_.Record(std::move(s));
+      }
       if (++index == keys_.size()) index = 0;
     }
   }
@@ -433,7 +440,9 @@ class RestoreWorkload {
   RestoreWorkload(Store& target, std::string_view blob) : target_(target), blob_(blob) {}
   void Op() {
     Status s = target_.restore(blob_);
-    if (!s.ok()) [[unlikely]] failure_.Record(std::move(s));
+    if (!s.ok()) [[unlikely]] {
+      failure_.Record(std::move(s));
+    }
   }
   const Status& status() const { return failure_.status(); }
 

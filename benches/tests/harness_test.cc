@@ -1,7 +1,6 @@
 // The harness around the workloads: command line and profiles, the injected
 // slowdown's setting, latency percentiles, and the run context.
 #include <catch2/catch.hpp>
-
 #include <map>
 
 #include "context.h"
@@ -115,9 +114,9 @@ TEST_CASE("the context carries every key the gate reads") {
   const auto ctx = sb::BuildContext("tiny");
   std::map<std::string, std::string> m(ctx.begin(), ctx.end());
   for (const char* key : {"statestore_build_type", "statestore_git_commit", "statestore_git_dirty",
-                          "statestore_git_branch", "statestore_compiler", "statestore_cxx_flags",
-                          "statestore_sanitize", "statestore_profile", "statestore_cpu_model", "statestore_peers",
-                          "statestore_machine", "statestore_slowdown", "statestore_hash_seed"}) {
+                          "statestore_git_branch", "statestore_compiler", "statestore_cxx_flags", "statestore_sanitize",
+                          "statestore_profile", "statestore_cpu_model", "statestore_peers", "statestore_machine",
+                          "statestore_slowdown", "statestore_hash_seed"}) {
     INFO(key);
     CHECK(m.count(key) == 1);
   }
@@ -133,7 +132,8 @@ TEST_CASE("a non-Release or sanitized build is flagged loudly") {
   std::map<std::string, std::string> m(ctx.begin(), ctx.end());
   const bool trustworthy = m["statestore_build_type"] == "Release" && m["statestore_sanitize"] == "off";
   CHECK(sb::UntrustworthyBuildWarning().empty() == trustworthy);
-  if (!trustworthy) CHECK(sb::UntrustworthyBuildWarning().find("WARNING: state_bench was built with") != std::string::npos);
+  if (!trustworthy)
+    CHECK(sb::UntrustworthyBuildWarning().find("WARNING: state_bench was built with") != std::string::npos);
 }
 
 TEST_CASE("the benchmarks' hash seed: unset is random per store, else a positive decimal integer") {

@@ -227,8 +227,7 @@ TEST_CASE("the delete workload keeps the store between N minus one batch and N k
   const sb::KeySet keys(1000, 8);
   const sb::ValueSet values(1000, 128);
   REQUIRE(sb::PopulateStore(store, keys, 128).ok());
-  sb::DeleteWorkload<statestore::InMemoryStateStore> del(store, keys, values,
-                                                         decltype(del)::DefaultBatch(1000));
+  sb::DeleteWorkload<statestore::InMemoryStateStore> del(store, keys, values, decltype(del)::DefaultBatch(1000));
   CHECK(del.batch() == 250);
   for (int i = 0; i < 3000; ++i) {
     del.Op();

@@ -132,8 +132,7 @@ void InMemoryCore::FillTable(std::uint64_t* table, std::size_t mask) const {
 }
 
 void InMemoryCore::Rehash(std::size_t capacity) {
-  SlotTable table(
-      static_cast<std::uint64_t*>(std::calloc(capacity, sizeof(std::uint64_t))));
+  SlotTable table(static_cast<std::uint64_t*>(std::calloc(capacity, sizeof(std::uint64_t))));
   if (!table) throw std::bad_alloc();
   FillTable(table.get(), capacity - 1);
   slots_owner_ = std::move(table);
@@ -151,8 +150,7 @@ Entry* InMemoryCore::NewRecord(std::string_view key, std::string_view value) {
   return e;
 }
 
-Status InMemoryCore::Overwrite(std::size_t slot, std::string_view key, std::string_view value,
-                                     std::uint64_t hash) {
+Status InMemoryCore::Overwrite(std::size_t slot, std::string_view key, std::string_view value, std::uint64_t hash) {
   Entry* old = SlotEntry(slots_[slot]);
   const std::size_t old_size = ArenaRecordSize(old->key_size(), old->value_size());
   const std::size_t new_size = ArenaRecordSize(key.size(), value.size());
@@ -170,8 +168,8 @@ Status InMemoryCore::Overwrite(std::size_t slot, std::string_view key, std::stri
     // Copies `value` before anything changes, so aliasing is harmless.
     moved = NewRecord(key, value);
   } catch (const std::bad_alloc&) {
-    return Status::ResourceExhausted("out of memory", "cannot store a value of " + std::to_string(value.size()) +
-                                                          " bytes");
+    return Status::ResourceExhausted("out of memory",
+                                     "cannot store a value of " + std::to_string(value.size()) + " bytes");
   }
   ordered_.find(KeyProbe{KeyPrefix(key), key})->entry = moved;
   slots_owner_[slot] = MakeSlot(hash, moved);
@@ -205,9 +203,9 @@ Status InMemoryCore::Insert(std::string_view key, std::string_view value, std::u
     if (slots_[slot] == kTombstone) --tombstones_;
     slots_owner_[slot] = MakeSlot(hash, e);
   } catch (const std::bad_alloc&) {
-    return Status::ResourceExhausted("out of memory",
-                                     "cannot store a " + std::to_string(key.size()) + "-byte key and a " +
-                                         std::to_string(value.size()) + "-byte value");
+    return Status::ResourceExhausted("out of memory", "cannot store a " + std::to_string(key.size()) +
+                                                          "-byte key and a " + std::to_string(value.size()) +
+                                                          "-byte value");
   }
   ++live_count_;
   live_kv_bytes_ += key.size() + value.size();
@@ -268,8 +266,7 @@ void InMemoryCore::Compact() {
   if (ordered_deleted_ > 0) PurgeDeletedRefs();
   Arena fresh;
   if (live_record_bytes_ > 0) fresh.ReserveContiguous(live_record_bytes_);
-  SlotTable table(
-      static_cast<std::uint64_t*>(std::calloc(slot_mask_ + 1, sizeof(std::uint64_t))));
+  SlotTable table(static_cast<std::uint64_t*>(std::calloc(slot_mask_ + 1, sizeof(std::uint64_t))));
   if (!table) throw std::bad_alloc();
   // Copy in key order so that later scans walk memory sequentially.
   for (const OrderedRef& ref : ordered_) {
@@ -354,9 +351,9 @@ InMemoryStateStore::~InMemoryStateStore() = default;
 Status InMemoryStateStore::reserve(std::size_t n) {
   // Checked before CapacityFor(), whose doubling would overflow.
   if (n > kMaxReservableKeys) {
-    return Status::ResourceExhausted("cannot reserve " + std::to_string(n) + " keys",
-                                     "the hash table holds at most " + std::to_string(kMaxReservableKeys) +
-                                         " keys (2^40 slots at a load of 3/4)");
+    return Status::ResourceExhausted(
+        "cannot reserve " + std::to_string(n) + " keys",
+        "the hash table holds at most " + std::to_string(kMaxReservableKeys) + " keys (2^40 slots at a load of 3/4)");
   }
   const std::size_t capacity = CapacityFor(n);
   if (capacity <= index_capacity()) return Status::OK();

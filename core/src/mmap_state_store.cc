@@ -125,8 +125,7 @@ std::uint64_t CleanCloseCheck(const char* header_page) {
   return check == 0 ? 1 : check;
 }
 
-MmapCore::MmapCore()
-    : data_cell_(std::make_unique<const char*>(nullptr)), ordered_(OrderedLess{data_cell_.get()}) {}
+MmapCore::MmapCore() : data_cell_(std::make_unique<const char*>(nullptr)), ordered_(OrderedLess{data_cell_.get()}) {}
 
 MmapCore::~MmapCore() {
   DropSpare();
@@ -420,25 +419,24 @@ Status MmapCore::CheckStaticHeader() const {
   if (std::memcmp(base, kMagic, sizeof kMagic) != 0) return Corrupt("not a statestore mmap file (bad magic)");
   const std::uint32_t version = LoadU32(base + kVersionOffset);
   if (version == 1) {
-    return Status::InvalidArgument(path_, "unsupported format version 1 (written before the key hash became "
-                                          "keyed XXH3; this build reads version 3: snapshot the store with the "
-                                          "build that wrote it and restore the snapshot into a new file)");
+    return Status::InvalidArgument(path_,
+                                   "unsupported format version 1 (written before the key hash became "
+                                   "keyed XXH3; this build reads version 3: snapshot the store with the "
+                                   "build that wrote it and restore the snapshot into a new file)");
   }
   if (version != kFormatVersion) {
     return Status::InvalidArgument(path_, "unsupported format version " + std::to_string(version) +
-                                              " (this build reads version " + std::to_string(kFormatVersion) +
-                                              ")");
+                                              " (this build reads version " + std::to_string(kFormatVersion) + ")");
   }
   if (LoadU64(base + kStaticChecksumOffset) != XXH3_64bits(base, kStaticChecksumOffset)) {
     return Corrupt("header checksum mismatch");
   }
   for (std::size_t i = kStaticChecksumOffset + 8; i < kHeaderSize; ++i) {
-    const bool used = (i >= kGeometryOffset && i < kGeometryOffset + 8) ||
-                      (i >= kCommittedOffset && i < kCommittedOffset + 8) ||
-                      (i >= kCleanOffset && i < kCleanCheckOffset + 8) ||
-                      (i >= kJournalWordOffset && i < kJournalWordOffset + 8) ||
-                      (i >= kDurableOffset && i < kDurableOffset + 8) || (i >= kEpochOffset && i < kEpochOffset + 8) ||
-                      (i >= kBootOffset && i < kBootOffset + 8) || i >= kJournalImageOffset;
+    const bool used =
+        (i >= kGeometryOffset && i < kGeometryOffset + 8) || (i >= kCommittedOffset && i < kCommittedOffset + 8) ||
+        (i >= kCleanOffset && i < kCleanCheckOffset + 8) || (i >= kJournalWordOffset && i < kJournalWordOffset + 8) ||
+        (i >= kDurableOffset && i < kDurableOffset + 8) || (i >= kEpochOffset && i < kEpochOffset + 8) ||
+        (i >= kBootOffset && i < kBootOffset + 8) || i >= kJournalImageOffset;
     if (!used && base[i] != 0) return Corrupt("header reserved byte " + std::to_string(i) + " is not zero");
   }
   return Status::OK();
@@ -449,7 +447,8 @@ Status MmapCore::CheckStaticHeader() const {
 Status MmapCore::ReadHeaderWords(LoadPlan& plan) const {
   const char* base = base_;
   std::uint64_t geometry;
-  if (!DecodeCheckedWord(LoadU64(base + kGeometryOffset), geometry)) return Corrupt("header geometry word is corrupted");
+  if (!DecodeCheckedWord(LoadU64(base + kGeometryOffset), geometry))
+    return Corrupt("header geometry word is corrupted");
   plan.data_capacity = (geometry & kOffsetMask) * 8;
   const unsigned index_log2 = static_cast<unsigned>(geometry >> 40);
   if (index_log2 < kMinIndexLog2 || index_log2 > kMaxIndexLog2 || (geometry >> 45) != 0 ||
@@ -471,7 +470,8 @@ Status MmapCore::ReadHeaderWords(LoadPlan& plan) const {
   if (!DecodeCheckedWord(LoadU64(base + kDurableOffset), durable_words)) {
     return Corrupt("header durable-end word is corrupted");
   }
-  if (!DecodeCheckedWord(LoadU64(base + kEpochOffset), plan.epoch)) return Corrupt("header log-epoch word is corrupted");
+  if (!DecodeCheckedWord(LoadU64(base + kEpochOffset), plan.epoch))
+    return Corrupt("header log-epoch word is corrupted");
   plan.committed_end = committed_words * 8;
   plan.durable_end = std::min(durable_words * 8, plan.committed_end);
   plan.end = plan.committed_end;
@@ -485,8 +485,8 @@ Status MmapCore::ReadHeaderWords(LoadPlan& plan) const {
     // Growth extends the file before it publishes the new geometry, but a
     // power cut may keep the header page and lose the new size.
     if (plan.same_boot || plan.durable_end > plan.data_in_file) {
-      return Corrupt("file truncated: the header describes " + std::to_string(required) +
-                     " bytes but the file has " + std::to_string(plan.file_size));
+      return Corrupt("file truncated: the header describes " + std::to_string(required) + " bytes but the file has " +
+                     std::to_string(plan.file_size));
     }
     plan.short_file = true;
   }
@@ -618,7 +618,7 @@ Status MmapCore::RebuildIndex(std::uint64_t end) {
 // stands in for the target of a pending overwrite. Collects put-record
 // starts into put_starts_ when it is sized for them.
 Status MmapCore::ScanRecords(std::uint64_t from, std::uint64_t to, std::uint64_t data_in_file,
-                                   const PendingOverwrite& pending) {
+                             const PendingOverwrite& pending) {
   std::uint64_t offset = from;
   while (offset < to) {
     const std::string where = "record at data offset " + std::to_string(offset);
@@ -628,7 +628,8 @@ Status MmapCore::ScanRecords(std::uint64_t from, std::uint64_t to, std::uint64_t
     const std::uint32_t type = LoadU32(record + 4);
     const std::uint64_t key_len = LoadU32(record + 8);
     const std::uint64_t value_len = LoadU32(record + 12);
-    if (type != kTypePut && type != kTypeDelete) return Corrupt(where + ": unknown record type " + std::to_string(type));
+    if (type != kTypePut && type != kTypeDelete)
+      return Corrupt(where + ": unknown record type " + std::to_string(type));
     if (key_len > kMaxKeySize || value_len > kMaxValueSize || (type == kTypeDelete && value_len != 0)) {
       return Corrupt(where + ": length fields out of range");
     }
@@ -830,9 +831,7 @@ std::size_t MmapCore::TEST_total_probe_distance() const {
   return total;
 }
 
-std::uint64_t MmapCore::HomeOf(std::uint64_t slot_value) const {
-  return (slot_value >> kOffsetBits) >> index_shift_;
-}
+std::uint64_t MmapCore::HomeOf(std::uint64_t slot_value) const { return (slot_value >> kOffsetBits) >> index_shift_; }
 
 void MmapCore::InsertIntoIndex(std::uint64_t slot_value) {
   std::uint64_t position = HomeOf(slot_value);
@@ -867,8 +866,8 @@ Status MmapCore::Grow(std::uint64_t record_bytes, bool new_key) {
     data_capacity = std::max(data_capacity_ + data_capacity_ / 2, committed_end_ + record_bytes);
     data_capacity = (data_capacity + 4095) & ~std::uint64_t{4095};
     if (data_capacity > kMaxDataCapacity) {
-      return Status::ResourceExhausted(path_, "the data region would exceed its limit of " +
-                                                  std::to_string(kMaxDataCapacity) + " bytes");
+      return Status::ResourceExhausted(
+          path_, "the data region would exceed its limit of " + std::to_string(kMaxDataCapacity) + " bytes");
     }
   }
   std::uint64_t index_slots = index_slots_;
@@ -1151,6 +1150,7 @@ namespace {
 
 using mmap_internal::EncodeCheckedWord;
 using mmap_internal::ErrnoText;
+using mmap_internal::IndexOverLoaded;
 using mmap_internal::kEpochOffset;
 using mmap_internal::kHeaderSize;
 using mmap_internal::kJournalCapacity;
@@ -1161,7 +1161,6 @@ using mmap_internal::kMinIndexLog2;
 using mmap_internal::kPayloadMask;
 using mmap_internal::kTypeDelete;
 using mmap_internal::kTypePut;
-using mmap_internal::IndexOverLoaded;
 using mmap_internal::LoadU32;
 using mmap_internal::LogRecordSize;
 using mmap_internal::MakeOrderedRef;
@@ -1185,24 +1184,21 @@ Status SpecFromOptions(const std::string& path, const MmapOptions& options, mmap
   const std::uint64_t slots = options.initial_index_slots;
   if (!std::has_single_bit(slots) || slots < (std::uint64_t{1} << kMinIndexLog2) ||
       slots > (std::uint64_t{1} << kMaxIndexLog2)) {
-    return Status::InvalidArgument(path, "initial_index_slots must be a power of two between 8 and 268435456, got " +
-                                             std::to_string(slots));
+    return Status::InvalidArgument(
+        path, "initial_index_slots must be a power of two between 8 and 268435456, got " + std::to_string(slots));
   }
   if (options.initial_data_bytes > kMaxDataCapacity) {
-    return Status::InvalidArgument(path, "initial_data_bytes exceeds the limit of " +
-                                             std::to_string(kMaxDataCapacity));
+    return Status::InvalidArgument(path, "initial_data_bytes exceeds the limit of " + std::to_string(kMaxDataCapacity));
   }
   spec.index_slots = slots;
-  spec.data_capacity =
-      std::max<std::uint64_t>(kMinDataCapacity, (options.initial_data_bytes + 7) & ~std::uint64_t{7});
+  spec.data_capacity = std::max<std::uint64_t>(kMinDataCapacity, (options.initial_data_bytes + 7) & ~std::uint64_t{7});
   spec.hash_seed = options.hash_seed;
   return Status::OK();
 }
 
 }  // namespace
 
-Status MmapStateStore::Open(const std::string& path, std::unique_ptr<MmapStateStore>& out,
-                            const MmapOptions& options) {
+Status MmapStateStore::Open(const std::string& path, std::unique_ptr<MmapStateStore>& out, const MmapOptions& options) {
   out.reset();
   if (path.empty()) return Status::IOError("cannot open an mmap store", "the path is empty");
   mmap_internal::FileSpec spec;

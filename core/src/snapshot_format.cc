@@ -62,8 +62,7 @@ bool KeyLess(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-SnapshotWriter::SnapshotWriter(std::string& out, std::size_t entry_count, std::size_t kv_bytes)
-    : out_(out) {
+SnapshotWriter::SnapshotWriter(std::string& out, std::size_t entry_count, std::size_t kv_bytes) : out_(out) {
   const std::size_t total = SnapshotSize(entry_count, kv_bytes);
   // resize() keeps the existing capacity when the buffer is reused, so a
   // caller that snapshots repeatedly into one string pays no page faults.
@@ -94,9 +93,9 @@ namespace {
 // entry).
 [[gnu::always_inline]] inline Status CheckSnapshotFrame(std::string_view blob, std::uint64_t& entry_count) {
   if (blob.size() < kSnapshotHeaderSize + kSnapshotTrailerSize) {
-    return Status::Corruption("snapshot truncated",
-                              "only " + std::to_string(blob.size()) + " bytes, a header and trailer need " +
-                                  std::to_string(kSnapshotHeaderSize + kSnapshotTrailerSize));
+    return Status::Corruption("snapshot truncated", "only " + std::to_string(blob.size()) +
+                                                        " bytes, a header and trailer need " +
+                                                        std::to_string(kSnapshotHeaderSize + kSnapshotTrailerSize));
   }
   const char* base = blob.data();
   if (std::memcmp(base, kSnapshotMagic, sizeof kSnapshotMagic) != 0) {
@@ -104,9 +103,9 @@ namespace {
   }
   const std::uint32_t version = snapshot_internal::LoadU32(base + 8);
   if (version != kSnapshotVersion) {
-    return Status::InvalidArgument("unsupported snapshot version",
-                                   std::to_string(version) + " (this build reads version " +
-                                       std::to_string(kSnapshotVersion) + ")");
+    return Status::InvalidArgument(
+        "unsupported snapshot version",
+        std::to_string(version) + " (this build reads version " + std::to_string(kSnapshotVersion) + ")");
   }
   if (snapshot_internal::LoadU32(base + 12) != 0) {
     return Status::Corruption("snapshot header has unknown flags set");
@@ -115,9 +114,9 @@ namespace {
   const std::uint64_t payload_size = LoadU64(base + 24);
   const std::uint64_t expected_size = kSnapshotHeaderSize + payload_size + kSnapshotTrailerSize;
   if (payload_size > blob.size() || expected_size != blob.size()) {
-    return Status::Corruption("snapshot size mismatch",
-                              "header says " + std::to_string(payload_size) + " payload bytes, blob has " +
-                                  std::to_string(blob.size()) + " bytes in all (truncated?)");
+    return Status::Corruption("snapshot size mismatch", "header says " + std::to_string(payload_size) +
+                                                            " payload bytes, blob has " + std::to_string(blob.size()) +
+                                                            " bytes in all (truncated?)");
   }
   const std::uint64_t stored_checksum = LoadU64(base + blob.size() - kSnapshotTrailerSize);
   const std::uint64_t actual_checksum = Checksum(base, blob.size() - kSnapshotTrailerSize);
@@ -143,8 +142,7 @@ Status ValidateSnapshot(std::string_view blob, SnapshotInfo& info) {
   std::string_view previous_key;
   while (p < entries_end) {
     if (static_cast<std::size_t>(entries_end - p) < kSnapshotEntryHeaderSize) {
-      return Status::Corruption("snapshot entry header runs past the payload",
-                                "entry " + std::to_string(seen));
+      return Status::Corruption("snapshot entry header runs past the payload", "entry " + std::to_string(seen));
     }
     const std::uint32_t key_len = snapshot_internal::LoadU32(p);
     const std::uint32_t value_len = snapshot_internal::LoadU32(p + 4);
@@ -157,8 +155,7 @@ Status ValidateSnapshot(std::string_view blob, SnapshotInfo& info) {
     }
     const std::string_view key(p, key_len);
     if (seen > 0 && !KeyLess(previous_key, key)) {
-      return Status::Corruption("snapshot keys are not in strictly ascending order",
-                                "entry " + std::to_string(seen));
+      return Status::Corruption("snapshot keys are not in strictly ascending order", "entry " + std::to_string(seen));
     }
     previous_key = key;
     p += std::uint64_t{key_len} + value_len;
@@ -167,8 +164,7 @@ Status ValidateSnapshot(std::string_view blob, SnapshotInfo& info) {
   }
   if (seen != entry_count) {
     return Status::Corruption("snapshot entry count mismatch",
-                              "header says " + std::to_string(entry_count) + ", payload holds " +
-                                  std::to_string(seen));
+                              "header says " + std::to_string(entry_count) + ", payload holds " + std::to_string(seen));
   }
   info.entry_count = entry_count;
   info.kv_bytes = kv_bytes;

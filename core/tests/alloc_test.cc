@@ -3,6 +3,9 @@
 // global operator new/delete with counting versions, so it lives alone (see
 // CMakeLists.txt). Speed is not asserted here; benches/ measures it.
 
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
@@ -11,9 +14,6 @@
 #include <new>
 #include <string>
 #include <string_view>
-#include <unistd.h>
-
-#include <catch2/catch.hpp>
 
 #include "statestore/inmemory_state_store.h"
 #include "statestore/mmap_state_store.h"
@@ -84,8 +84,7 @@ void Fill(StateStore& store) {
 class TempFile {
  public:
   TempFile() {
-    path_ = (std::filesystem::temp_directory_path() /
-             ("statestore_alloc_test_" + std::to_string(::getpid()) + ".mmap"))
+    path_ = (std::filesystem::temp_directory_path() / ("statestore_alloc_test_" + std::to_string(::getpid()) + ".mmap"))
                 .string();
     std::filesystem::remove(path_);
   }
@@ -120,7 +119,7 @@ std::size_t CountInterfaceReads(const StateStore& store, const std::string& firs
     });
   }
   const std::size_t made = g_allocations - before;
-  CHECK(found == 3);        // contains(first) three times, absent never
+  CHECK(found == 3);         // contains(first) three times, absent never
   CHECK(visited > 3 * 100);  // the range and the prefix scan both yielded
   CHECK(bytes > 0);
   return made;
@@ -202,8 +201,7 @@ TEST_CASE("MmapStateStore read path allocates nothing once the ordered index is 
   CHECK(visited == (4000 - 10) + 1000);
 }
 
-TEST_CASE("MmapStateStore ranges allocate nothing after puts and deletes that maintain the ordered index",
-          "[alloc]") {
+TEST_CASE("MmapStateStore ranges allocate nothing after puts and deletes that maintain the ordered index", "[alloc]") {
   TempFile file;
   std::unique_ptr<MmapStateStore> store;
   REQUIRE(MmapStateStore::Open(file.path(), store).ok());

@@ -5,8 +5,9 @@
 // reopen hook so that any StateStore backend can be driven by it; this file
 // runs it on InMemoryStateStore and on MmapStateStore (closing and reopening
 // the file every 1,500 operations), and checks snapshots across backends.
-#include <catch2/catch.hpp>
+#include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -15,8 +16,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <unistd.h>
 
 #include "statestore/inmemory_state_store.h"
 #include "statestore/mmap_state_store.h"
@@ -120,8 +119,8 @@ void CheckEverything(const StateStore& store, const Model& model) {
 }
 
 struct Counts {
-  int puts = 0, dels = 0, gets = 0, ranges = 0, prefixes = 0, snapshots = 0, restores = 0,
-      rejected_restores = 0, clears = 0;
+  int puts = 0, dels = 0, gets = 0, ranges = 0, prefixes = 0, snapshots = 0, restores = 0, rejected_restores = 0,
+      clears = 0;
 };
 
 // Runs `ops` random operations on a store made by `make_store()` and on a
@@ -242,8 +241,7 @@ TEST_CASE("InMemoryStateStore agrees with a std::map model over long random sequ
   }
 }
 
-TEST_CASE("InMemoryStateStore's inlined iteration agrees with its virtual range and prefix scan",
-          "[differential]") {
+TEST_CASE("InMemoryStateStore's inlined iteration agrees with its virtual range and prefix scan", "[differential]") {
   RandomOps random(99);
   InMemoryStateStore store;
   for (int i = 0; i < 5000; ++i) REQUIRE(store.put(random.Key(), random.Value()).ok());
@@ -319,7 +317,7 @@ TEST_CASE("MmapStateStore agrees with a std::map model across close and reopen",
     const auto make = [&] { return OpenMmap(file.str()); };
     const auto reopen = [&](std::unique_ptr<MmapStateStore>& store) {
       if (reopens % 3 == 2) REQUIRE(store->compact().ok());  // sometimes compact first
-      store.reset();  // clean close
+      store.reset();                                         // clean close
       store = OpenMmap(file.str());
       ++reopens;
     };

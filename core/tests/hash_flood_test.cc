@@ -126,7 +126,9 @@ Shape Measure(Store& store, const std::vector<std::string>& keys) {
   const auto t2 = Clock::now();
   REQUIRE(found == keys.size() * kGetPasses);
   REQUIRE(store.size() == keys.size());
-  const auto ns = [](auto d) { return static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count()); };
+  const auto ns = [](auto d) {
+    return static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
+  };
   return Shape{store.TEST_total_probe_distance(), store.TEST_longest_probe_distance(),
                ns(t1 - t0) / static_cast<double>(keys.size()),
                ns(t2 - t1) / static_cast<double>(keys.size() * kGetPasses)};
@@ -148,11 +150,12 @@ void CheckResists(const char* backend, const char* name, const std::vector<std::
                   const std::function<Shape(const std::vector<std::string>&)>& measure) {
   const Shape random = measure(RandomKeys(crafted.front().size()));
   const Shape attacked = measure(crafted);
-  std::printf("flood %-8s %-34s put %7.1f ns/op (random %6.1f, x%.2f)  get %7.1f ns/op (random %6.1f, x%.2f)  "
-              "probe total %zu (random %zu) longest %zu (random %zu)\n",
-              backend, name, attacked.put_ns, random.put_ns, attacked.put_ns / random.put_ns, attacked.get_ns,
-              random.get_ns, attacked.get_ns / random.get_ns, attacked.total_probe_distance,
-              random.total_probe_distance, attacked.longest_probe_distance, random.longest_probe_distance);
+  std::printf(
+      "flood %-8s %-34s put %7.1f ns/op (random %6.1f, x%.2f)  get %7.1f ns/op (random %6.1f, x%.2f)  "
+      "probe total %zu (random %zu) longest %zu (random %zu)\n",
+      backend, name, attacked.put_ns, random.put_ns, attacked.put_ns / random.put_ns, attacked.get_ns, random.get_ns,
+      attacked.get_ns / random.get_ns, attacked.total_probe_distance, random.total_probe_distance,
+      attacked.longest_probe_distance, random.longest_probe_distance);
   INFO(backend << " " << name << ": total probe distance " << attacked.total_probe_distance << " vs "
                << random.total_probe_distance << " for random keys");
   // A flooded table's total probe distance grows as n^2/2 (5e9 here); a

@@ -2,10 +2,9 @@
 // differential_test.cc, the snapshot format in snapshot_format_test.cc.
 #include "statestore/inmemory_state_store.h"
 
-#include <catch2/catch.hpp>
-
 #include <sys/resource.h>
 
+#include <catch2/catch.hpp>
 #include <cstdint>
 #include <fstream>
 #include <map>
@@ -139,9 +138,17 @@ TEST_CASE("an empty key is a legal key", "[inmemory]") {
 TEST_CASE("binary keys with zero and 0xFF bytes are distinct and ordered as unsigned bytes", "[inmemory]") {
   InMemoryStateStore store;
   const std::vector<std::string> keys = {
-      Bytes({}),          Bytes({0x00}),       Bytes({0x00, 0x00}), Bytes({0x00, 0x01}),
-      Bytes({0x01}),      Bytes({0x7f}),       Bytes({0x80}),       Bytes({0xff}),
-      Bytes({0xff, 0x00}), Bytes({0xff, 0xff}), Bytes({0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}),
+      Bytes({}),
+      Bytes({0x00}),
+      Bytes({0x00, 0x00}),
+      Bytes({0x00, 0x01}),
+      Bytes({0x01}),
+      Bytes({0x7f}),
+      Bytes({0x80}),
+      Bytes({0xff}),
+      Bytes({0xff, 0x00}),
+      Bytes({0xff, 0xff}),
+      Bytes({0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}),
   };
   // Insert in reverse so the order comes from the index, not insertion.
   for (auto it = keys.rbegin(); it != keys.rend(); ++it) REQUIRE(store.put(*it, "v" + *it).ok());
@@ -162,7 +169,8 @@ TEST_CASE("keys that share their first eight bytes are ordered by the rest", "[i
   REQUIRE(store.put(base, "0").ok());
   REQUIRE(store.put(base + "a", "1").ok());
   REQUIRE(store.put(Bytes({1, 2, 3, 4, 5, 6, 7}), "short").ok());
-  CHECK(All(store) == Pairs{{Bytes({1, 2, 3, 4, 5, 6, 7}), "short"}, {base, "0"}, {base + "a", "1"}, {base + "b", "2"}});
+  CHECK(All(store) ==
+        Pairs{{Bytes({1, 2, 3, 4, 5, 6, 7}), "short"}, {base, "0"}, {base + "a", "1"}, {base + "b", "2"}});
   CHECK(ScanRange(store, base, base + "b") == Pairs{{base, "0"}, {base + "a", "1"}});
   CHECK(ScanPrefix(store, base + "a") == Pairs{{base + "a", "1"}});
 }
@@ -197,12 +205,11 @@ TEST_CASE("prefix scan of 0xFF bytes finds keys at the very top of the key space
   std::string nine_ff(9, '\xff');
   REQUIRE(store.put(nine_ff, "nine").ok());
   REQUIRE(store.put(nine_ff + "x", "nine-x").ok());
-  CHECK(ScanPrefix(store, Bytes({0xff, 0xff})) ==
-        Pairs{{Bytes({0xff, 0xff}), "two"},
-              {Bytes({0xff, 0xff, 0x00}), "two-zero"},
-              {Bytes({0xff, 0xff, 0xff}), "three"},
-              {nine_ff, "nine"},
-              {nine_ff + "x", "nine-x"}});
+  CHECK(ScanPrefix(store, Bytes({0xff, 0xff})) == Pairs{{Bytes({0xff, 0xff}), "two"},
+                                                        {Bytes({0xff, 0xff, 0x00}), "two-zero"},
+                                                        {Bytes({0xff, 0xff, 0xff}), "three"},
+                                                        {nine_ff, "nine"},
+                                                        {nine_ff + "x", "nine-x"}});
   CHECK(ScanPrefix(store, nine_ff) == Pairs{{nine_ff, "nine"}, {nine_ff + "x", "nine-x"}});
   CHECK(ScanPrefix(store, std::string(12, '\xff')).empty());
   CHECK(ScanPrefix(store, Bytes({0xfe})) == Pairs{{Bytes({0xfe, 0xff}), "below"}});
@@ -262,8 +269,7 @@ TEST_CASE("a deleted key can be reinserted with a new value", "[inmemory]") {
   CHECK(All(store) == Pairs{{"k", "new-and-longer"}});
 }
 
-TEST_CASE("an oversize key is rejected with a message naming the limit and the store is unchanged",
-          "[inmemory]") {
+TEST_CASE("an oversize key is rejected with a message naming the limit and the store is unchanged", "[inmemory]") {
   InMemoryStateStore store;
   REQUIRE(store.put("keep", "me").ok());
   const std::string big_key(kMaxKeySize + 1, 'k');
@@ -279,8 +285,7 @@ TEST_CASE("an oversize key is rejected with a message naming the limit and the s
   CHECK(store.put(std::string(kMaxKeySize, 'k'), "v").ok());
 }
 
-TEST_CASE("an oversize value is rejected with a message naming the limit and the store is unchanged",
-          "[inmemory]") {
+TEST_CASE("an oversize value is rejected with a message naming the limit and the store is unchanged", "[inmemory]") {
   InMemoryStateStore store;
   REQUIRE(store.put("keep", "me").ok());
   // A view of kMaxValueSize + 1 bytes; put must reject it before reading it.
@@ -403,7 +408,8 @@ TEST_CASE("put and delete churn does not grow memory without bound", "[inmemory]
   const std::size_t live_bound = kKeySpace * inmemory_internal::ArenaRecordSize(8, 300);
   CHECK(store.TEST_live_record_bytes() <= live_bound);
   CHECK(peak_after_warmup <= 3 * live_bound + 2 * 1024 * 1024);
-  CHECK(store.TEST_dead_record_bytes() <= std::max<std::size_t>(store.TEST_live_record_bytes(), 64 * 1024) + 1024 * 1024);
+  CHECK(store.TEST_dead_record_bytes() <=
+        std::max<std::size_t>(store.TEST_live_record_bytes(), 64 * 1024) + 1024 * 1024);
 }
 
 TEST_CASE("compaction keeps every live entry and its order", "[inmemory]") {
@@ -523,10 +529,9 @@ TEST_CASE("a deleted key put back with a value that fits reuses its record and l
   CHECK(store.TEST_live_record_bytes() == live);
   CHECK(store.get(BigEndianKey(4)) == std::optional<std::string_view>(std::string(100, 'b')));
   CHECK(store.get(BigEndianKey(5)) == std::optional<std::string_view>(std::string(100, 'a')));
-  CHECK(ScanRange(store, BigEndianKey(3), BigEndianKey(6)) ==
-        Pairs{{BigEndianKey(3), std::string(100, 'a')},
-              {BigEndianKey(4), std::string(100, 'b')},
-              {BigEndianKey(5), std::string(100, 'a')}});
+  CHECK(ScanRange(store, BigEndianKey(3), BigEndianKey(6)) == Pairs{{BigEndianKey(3), std::string(100, 'a')},
+                                                                    {BigEndianKey(4), std::string(100, 'b')},
+                                                                    {BigEndianKey(5), std::string(100, 'a')}});
 }
 
 TEST_CASE("a deleted key put back with a shorter, an empty or a longer value reads back exactly that value",

@@ -57,8 +57,8 @@ std::string SnapshotOf(const Model& state) {
 // Operation `i` of the stream: mostly puts over 700 keys (so overwrites are
 // frequent) with sizes from 0 to ~9 KB (records straddle pages and the file
 // remaps) and, every third operation, of exactly 120 bytes (so a key often
-// gets a value of the size it had: an overwrite in place), every 7th a delete, every 4000th a compaction, every 3000th a
-// clear and every 2500th a restore of RestoredState(i).
+// gets a value of the size it had: an overwrite in place), every 7th a delete, every 4000th a compaction, every 3000th
+// a clear and every 2500th a restore of RestoredState(i).
 Operation OperationAt(std::uint32_t i) {
   if (i % 4000 == 3999) return {Operation::kCompact, {}, {}};
   if (i % 3000 == 2999) return {Operation::kClear, {}, {}};
@@ -136,7 +136,8 @@ std::uint32_t RunAndKill(const std::string& path, std::chrono::milliseconds dela
   };
   const auto deadline = std::chrono::steady_clock::now() + delay;
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;
     pollfd pfd{fds[0], POLLIN, 0};
     if (::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) continue;
@@ -175,11 +176,10 @@ TEST_CASE("a writer killed with SIGKILL leaves a store holding every completed o
     const std::string dir = dir_template;
     const std::string path = dir + "/state.mmap";
     // Removes the directory however this iteration ends.
-    const std::unique_ptr<const std::string, void (*)(const std::string*)> cleanup(
-        &dir, [](const std::string* d) {
-          std::error_code ignored;
-          std::filesystem::remove_all(*d, ignored);
-        });
+    const std::unique_ptr<const std::string, void (*)(const std::string*)> cleanup(&dir, [](const std::string* d) {
+      std::error_code ignored;
+      std::filesystem::remove_all(*d, ignored);
+    });
 
     std::mt19937_64 rng(seed);
     const auto delay = std::chrono::milliseconds(3 + rng() % 198);

@@ -85,7 +85,9 @@ class FaultInjectingFileSystem : public FileSystem {
   int Msync(void* address, std::size_t size, int flags) override {
     return Fail("msync", EIO) ? -1 : FileSystem::Msync(address, size, flags);
   }
-  int Rename(const char* from, const char* to) override { return Fail("rename", ENOSPC) ? -1 : FileSystem::Rename(from, to); }
+  int Rename(const char* from, const char* to) override {
+    return Fail("rename", ENOSPC) ? -1 : FileSystem::Rename(from, to);
+  }
   int Link(const char* from, const char* to, int flags) override {
     return Fail("link", ENOSPC) ? -1 : FileSystem::Link(from, to, flags);
   }
@@ -162,8 +164,8 @@ struct Preparation {
 
 // Fails each call of `op` in turn on a freshly built store. `expected_after`
 // is the contents once `op` succeeded.
-Trials FailEachCall(const std::function<Status(MmapStateStore&)>& op,
-                    const std::function<void(Model&)>& apply_to_model, const Preparation& preparation = {}) {
+Trials FailEachCall(const std::function<Status(MmapStateStore&)>& op, const std::function<void(Model&)>& apply_to_model,
+                    const Preparation& preparation = {}) {
   Trials trials;
   for (long fail_at = 0;; ++fail_at) {
     REQUIRE(fail_at < 200);
@@ -302,8 +304,10 @@ const Preparation kAfterTwoCompactions = {
 TEST_CASE("every failing call during a compaction that reuses the spare leaves the store unchanged and usable",
           "[fault]") {
   const auto compact = [](MmapStateStore& store) { return store.compact(); };
-  const Trials resized = FailEachCall(compact, [](Model&) {}, kAfterCompaction);
-  const Trials same_size = FailEachCall(compact, [](Model&) {}, kAfterTwoCompactions);
+  const Trials resized = FailEachCall(
+      compact, [](Model&) {}, kAfterCompaction);
+  const Trials same_size = FailEachCall(
+      compact, [](Model&) {}, kAfterTwoCompactions);
   std::printf("fault: compact into the spare: %d calls failed in turn (%d absorbed) resizing it, %d (%d) at its size\n",
               resized.failed_calls, resized.absorbed, same_size.failed_calls, same_size.absorbed);
   // Resizing: ftruncate, mremap and the huge-page advice more than at its size.
@@ -311,9 +315,10 @@ TEST_CASE("every failing call during a compaction that reuses the spare leaves t
   CHECK(same_size.failed_calls >= 5);
 }
 
-TEST_CASE("every failing call during a restore that reuses and resizes the spare leaves the store unchanged and "
-          "usable",
-          "[fault]") {
+TEST_CASE(
+    "every failing call during a restore that reuses and resizes the spare leaves the store unchanged and "
+    "usable",
+    "[fault]") {
   InMemoryStateStore source;
   Model restored;
   for (int i = 0; i < 300; ++i) {
@@ -382,9 +387,10 @@ TEST_CASE("an open whose index rebuild grows the index past the mapping reads th
   CHECK(Contents(*store) == model);
 }
 
-TEST_CASE("every failing call while open recovers a file from another boot returns IOError, and a later open "
-          "recovers it",
-          "[fault]") {
+TEST_CASE(
+    "every failing call while open recovers a file from another boot returns IOError, and a later open "
+    "recovers it",
+    "[fault]") {
   // A power cut while the file grew: the header page (the new geometry, the
   // committed end past the flush) reached the disk, the file's new size did
   // not. Open must drop the lost tail, give the file a geometry it holds and

@@ -103,10 +103,11 @@ TEST_CASE("mutated store files are refused unchanged with a message, or open to 
   const std::uint64_t seed = EnvNumber("STATESTORE_FUZZ_SEED", kDefaultSeed);
   const std::uint64_t first = EnvNumber("STATESTORE_FUZZ_FIRST", 0);
   const std::uint64_t iterations = EnvNumber("STATESTORE_FUZZ_ITERATIONS", kDefaultIterations);
-  std::printf("fuzz: seed %llu, iterations %llu from %llu (STATESTORE_FUZZ_SEED, STATESTORE_FUZZ_ITERATIONS, "
-              "STATESTORE_FUZZ_FIRST)\n",
-              static_cast<unsigned long long>(seed), static_cast<unsigned long long>(iterations),
-              static_cast<unsigned long long>(first));
+  std::printf(
+      "fuzz: seed %llu, iterations %llu from %llu (STATESTORE_FUZZ_SEED, STATESTORE_FUZZ_ITERATIONS, "
+      "STATESTORE_FUZZ_FIRST)\n",
+      static_cast<unsigned long long>(seed), static_cast<unsigned long long>(iterations),
+      static_cast<unsigned long long>(first));
   TempDir scratch("mmap_fuzz_test", {"/dev/shm", "/tmp"});
   const std::vector<mmap_fuzz::StoreFiles> seeds = mmap_fuzz::BuildSeeds(scratch.path());
   REQUIRE(!seeds.empty());
@@ -164,9 +165,10 @@ TEST_CASE("mutated store files are refused unchanged with a message, or open to 
       }
     }
   }
-  std::printf("fuzz: %llu mutants of %zu seed files: %ld opened and passed every operation, %ld refused "
-              "(%zu distinct messages), %d violations\n",
-              static_cast<unsigned long long>(iterations), seeds.size(), opened, refused, refusals.size(), failures);
+  std::printf(
+      "fuzz: %llu mutants of %zu seed files: %ld opened and passed every operation, %ld refused "
+      "(%zu distinct messages), %d violations\n",
+      static_cast<unsigned long long>(iterations), seeds.size(), opened, refused, refusals.size(), failures);
   if (std::getenv("STATESTORE_FUZZ_VERBOSE") != nullptr) {
     for (const auto& [kind, count] : refusals) std::printf("  %6ld %s\n", count, kind.c_str());
   }

@@ -155,8 +155,9 @@ std::optional<RecordView> RecordAt(const std::string& b, std::uint64_t file_at) 
 void ResealRecordAt(std::string& b, std::uint64_t file_at, std::uint64_t epoch) {
   const std::optional<RecordView> r = RecordAt(b, file_at);
   if (!r) return;
-  Set32(b, file_at,
-        static_cast<std::uint32_t>(XXH3_64bits_withSeed(b.data() + file_at + 4, 12 + r->key_len + r->value_len, epoch)));
+  Set32(
+      b, file_at,
+      static_cast<std::uint32_t>(XXH3_64bits_withSeed(b.data() + file_at + 4, 12 + r->key_len + r->value_len, epoch)));
 }
 
 void ResealStatic(std::string& b) {
@@ -329,7 +330,8 @@ std::vector<StoreFiles> BuildSeeds(const std::string& scratch_dir) {
   reset();
   {
     auto store = OpenSeed(path, tiny);
-    for (int i = 0; i < 45; ++i) Must(store->put(Numbered("key-", i), std::string(static_cast<std::size_t>(i % 37), 'v')));
+    for (int i = 0; i < 45; ++i)
+      Must(store->put(Numbered("key-", i), std::string(static_cast<std::size_t>(i % 37), 'v')));
     seeds.push_back({"crash-left after growth", ReadBytes(path), std::nullopt});
     for (int i = 0; i < 45; i += 4) Must(store->put(Numbered("key-", i), std::string(50, 'w')));
   }
@@ -383,7 +385,8 @@ std::vector<StoreFiles> BuildSeeds(const std::string& scratch_dir) {
   reset();
   {
     InMemoryStateStore source;
-    for (int i = 0; i < 15; ++i) Must(source.put(Numbered("restored-", i), std::string(static_cast<std::size_t>(i), 'r')));
+    for (int i = 0; i < 15; ++i)
+      Must(source.put(Numbered("restored-", i), std::string(static_cast<std::size_t>(i), 'r')));
     const std::string blob = source.snapshot();
     auto store = OpenSeed(path, small);
     for (int i = 0; i < 20; ++i) Must(store->put(Numbered("s", i), "replaced by the restore"));
@@ -392,8 +395,8 @@ std::vector<StoreFiles> BuildSeeds(const std::string& scratch_dir) {
     seeds.push_back({"crash-left after a restore, with its .spare", ReadBytes(path), ReadBytes(path + ".spare")});
     Must(store->compact());  // rewrites the spare in place
     Must(store->del("restored-3"));
-    seeds.push_back({"crash-left after a compaction into the spare, with its .spare", ReadBytes(path),
-                     ReadBytes(path + ".spare")});
+    seeds.push_back(
+        {"crash-left after a compaction into the spare, with its .spare", ReadBytes(path), ReadBytes(path + ".spare")});
   }
   reset();
   return seeds;
@@ -412,9 +415,9 @@ T Pick(std::mt19937_64& rng, std::initializer_list<T> values) {
 // Boundary values around `current` for a field of `bits` bits.
 std::uint64_t Boundary(std::mt19937_64& rng, std::uint64_t current, unsigned bits) {
   const std::uint64_t max = bits >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << bits) - 1;
-  const std::uint64_t v = Pick<std::uint64_t>(rng, {0, 1, 2, current - 1, current + 1, current * 2, current / 2, max,
-                                                    max - 1, std::uint64_t{1} << (bits - 1), current ^ (std::uint64_t{1} << (rng() % bits)),
-                                                    rng()});
+  const std::uint64_t v =
+      Pick<std::uint64_t>(rng, {0, 1, 2, current - 1, current + 1, current * 2, current / 2, max, max - 1,
+                                std::uint64_t{1} << (bits - 1), current ^ (std::uint64_t{1} << (rng() % bits)), rng()});
   return v & max;
 }
 
@@ -435,11 +438,12 @@ std::string Mutator::MutateHeaderWord(std::string& b) {
       offset = kGeometry;
       std::uint64_t capacity = l.data_capacity / 8;
       std::uint64_t log2 = l.index_log2;
-      const std::uint64_t fits = b.size() >= l.index_slots * 8 + kHeaderSize ? (b.size() - kHeaderSize - l.index_slots * 8) / 8 : 0;
+      const std::uint64_t fits =
+          b.size() >= l.index_slots * 8 + kHeaderSize ? (b.size() - kHeaderSize - l.index_slots * 8) / 8 : 0;
       if (Below(3) != 0) {
-        capacity = Pick<std::uint64_t>(rng_, {0, 1, 7, 8, capacity - 1, capacity + 1, capacity * 2, capacity / 2, fits,
-                                              fits + 1, l.committed_end / 8, kOffsetMask, kOffsetMask - 1,
-                                              Boundary(rng_, capacity, 36)}) &
+        capacity = Pick<std::uint64_t>(
+                       rng_, {0, 1, 7, 8, capacity - 1, capacity + 1, capacity * 2, capacity / 2, fits, fits + 1,
+                              l.committed_end / 8, kOffsetMask, kOffsetMask - 1, Boundary(rng_, capacity, 36)}) &
                    kOffsetMask;
       }
       if (Below(3) == 0) log2 = Pick<std::uint64_t>(rng_, {0, 2, 3, log2 - 1, log2 + 1, 20, 28, 29, 31});
@@ -457,8 +461,8 @@ std::string Mutator::MutateHeaderWord(std::string& b) {
     case 2:
       field = "durable end";
       offset = kDurable;
-      payload = Pick<std::uint64_t>(rng_, {0, 1, l.committed_end / 8, l.committed_end / 8 - 1,
-                                           l.committed_end / 8 + 1, record / 8, kPayloadMask});
+      payload = Pick<std::uint64_t>(rng_, {0, 1, l.committed_end / 8, l.committed_end / 8 - 1, l.committed_end / 8 + 1,
+                                           record / 8, kPayloadMask});
       break;
     case 3:
       field = "log epoch";
@@ -468,17 +472,17 @@ std::string Mutator::MutateHeaderWord(std::string& b) {
     case 4:
       field = "journal word";
       offset = kJournalWord;
-      payload = Pick<std::uint64_t>(rng_, {0, 1, record / 8 + 1, record / 8 + 2, l.committed_end / 8,
-                                           l.committed_end / 8 + 1, l.data_capacity / 8 + 1, kPayloadMask,
-                                           kOffsetMask + 1});
+      payload =
+          Pick<std::uint64_t>(rng_, {0, 1, record / 8 + 1, record / 8 + 2, l.committed_end / 8, l.committed_end / 8 + 1,
+                                     l.data_capacity / 8 + 1, kPayloadMask, kOffsetMask + 1});
       break;
     default: {
       static constexpr std::pair<std::size_t, const char*> kRaw[] = {
-          {kBoot, "boot tag"},       {kLiveCount, "live count"},          {kLiveBytes, "live bytes"},
+          {kBoot, "boot tag"},        {kLiveCount, "live count"},         {kLiveBytes, "live bytes"},
           {kDeadBytes, "dead bytes"}, {kIndexChecksum, "index checksum"}, {kCleanCheck, "clean check"}};
       const auto& [at, name] = kRaw[Below(std::size(kRaw))];
-      const std::uint64_t v = at == kBoot ? Pick<std::uint64_t>(rng_, {0, Get64(b, kBoot) ^ 1, rng_()})
-                                          : Boundary(rng_, Get64(b, at), 64);
+      const std::uint64_t v =
+          at == kBoot ? Pick<std::uint64_t>(rng_, {0, Get64(b, kBoot) ^ 1, rng_()}) : Boundary(rng_, Get64(b, at), 64);
       Set64(b, at, v);
       return std::string(name) + " = " + Hex(v);
     }
@@ -503,7 +507,8 @@ std::string Mutator::MutateStaticField(std::string& b) {
       break;
     }
     case 1: {
-      const std::uint32_t v = static_cast<std::uint32_t>(Pick<std::uint64_t>(rng_, {0, 1, 2, 4, 0xFFFFFFFF, 0x80000003}));
+      const std::uint32_t v =
+          static_cast<std::uint32_t>(Pick<std::uint64_t>(rng_, {0, 1, 2, 4, 0xFFFFFFFF, 0x80000003}));
       Set32(b, kVersion, v);
       what = "version = " + std::to_string(v);
       break;
@@ -550,8 +555,8 @@ std::string Mutator::MutateJournal(std::string& b) {
       const std::optional<RecordView> r = RecordAt(b, kHeaderSize + source);
       if (!r || r->size() > kJournalCapacity) return FlipBytes(b);
       b.replace(kJournalImage, r->size(), b, r->at, r->size());
-      const std::uint64_t named = Pick<std::uint64_t>(rng_, {source, target, target + 8, l.committed_end,
-                                                             l.committed_end - 8, l.data_capacity});
+      const std::uint64_t named = Pick<std::uint64_t>(
+          rng_, {source, target, target + 8, l.committed_end, l.committed_end - 8, l.data_capacity});
       point_at(named);
       what = "journal image = the record at " + std::to_string(source) + ", naming " + std::to_string(named);
       break;
@@ -561,9 +566,9 @@ std::string Mutator::MutateJournal(std::string& b) {
       // the target's: a pending overwrite of another size.
       const std::optional<RecordView> r = RecordAt(b, kHeaderSize + target);
       if (!r) return FlipBytes(b);
-      const std::uint32_t value_len =
-          static_cast<std::uint32_t>(Pick<std::uint64_t>(rng_, {0, r->value_len + 1u, r->value_len + 8u, r->value_len + 16u,
-                                                                r->value_len - 8u, 3072u - 16u - r->key_len, 3072u}));
+      const std::uint32_t value_len = static_cast<std::uint32_t>(
+          Pick<std::uint64_t>(rng_, {0, r->value_len + 1u, r->value_len + 8u, r->value_len + 16u, r->value_len - 8u,
+                                     3072u - 16u - r->key_len, 3072u}));
       if (std::uint64_t{16} + r->key_len + value_len > kJournalCapacity) {
         Set32(b, kJournalImage + 12, value_len);  // a length that does not fit the journal
       } else {
@@ -624,19 +629,17 @@ std::string Mutator::MutateRecord(std::string& b) {
       break;
     }
     case 1: {
-      const std::uint32_t v = static_cast<std::uint32_t>(
-          Pick<std::uint64_t>(rng_, {0, 1, key_len - 1u, key_len + 1u, key_len + 8u, kMaxKey, kMaxKey + 1u, 0xFFFFFFFF,
-                                     0xFFFFFFFFu - value_len + 1u, to_end - value_len, to_end - value_len + 8,
-                                     to_file - value_len + 8}));
+      const std::uint32_t v = static_cast<std::uint32_t>(Pick<std::uint64_t>(
+          rng_, {0, 1, key_len - 1u, key_len + 1u, key_len + 8u, kMaxKey, kMaxKey + 1u, 0xFFFFFFFF,
+                 0xFFFFFFFFu - value_len + 1u, to_end - value_len, to_end - value_len + 8, to_file - value_len + 8}));
       Set32(b, at + 8, v);
       what = "record at " + std::to_string(offset) + ": key_len = " + std::to_string(v);
       break;
     }
     case 2: {
-      const std::uint32_t v = static_cast<std::uint32_t>(
-          Pick<std::uint64_t>(rng_, {0, 1, value_len - 1u, value_len + 1u, value_len + 8u, kMaxValue, kMaxValue + 1u,
-                                     0xFFFFFFFF, 0xFFFFFFFFu - key_len + 1u, to_end - key_len, to_end - key_len + 8,
-                                     to_file - key_len + 8}));
+      const std::uint32_t v = static_cast<std::uint32_t>(Pick<std::uint64_t>(
+          rng_, {0, 1, value_len - 1u, value_len + 1u, value_len + 8u, kMaxValue, kMaxValue + 1u, 0xFFFFFFFF,
+                 0xFFFFFFFFu - key_len + 1u, to_end - key_len, to_end - key_len + 8, to_file - key_len + 8}));
       Set32(b, at + 12, v);
       what = "record at " + std::to_string(offset) + ": value_len = " + std::to_string(v);
       break;
@@ -672,13 +675,15 @@ std::string Mutator::MoveRecords(std::string& b) {
       const std::string second = b.substr(next, after - next);
       b.replace(a, second.size(), second);
       b.replace(a + second.size(), first.size(), first);
-      return "records at " + std::to_string(a - kHeaderSize) + " and " + std::to_string(next - kHeaderSize) + " swapped";
+      return "records at " + std::to_string(a - kHeaderSize) + " and " + std::to_string(next - kHeaderSize) +
+             " swapped";
     }
     case 1: {
       // A record copied over a later record of the same size (a duplicate).
       for (std::size_t j = i + 1; j < l.records.size(); ++j) {
         const std::uint64_t other = kHeaderSize + l.records[j];
-        const std::uint64_t end = j + 1 < l.records.size() ? kHeaderSize + l.records[j + 1] : kHeaderSize + l.committed_end;
+        const std::uint64_t end =
+            j + 1 < l.records.size() ? kHeaderSize + l.records[j + 1] : kHeaderSize + l.committed_end;
         if (end - other == next - a) {
           b.replace(other, next - a, b, a, next - a);
           return "record at " + std::to_string(a - kHeaderSize) + " duplicated over the one at " +
@@ -711,7 +716,8 @@ std::string Mutator::MutateIndex(std::string& b) {
   if (!l.index_in_image) return MutateHeaderWord(b);
   std::vector<std::uint64_t> occupied;
   std::vector<std::uint64_t> empty;
-  for (std::uint64_t i = 0; i < l.index_slots; ++i) (Get64(b, l.index_at() + 8 * i) != 0 ? occupied : empty).push_back(i);
+  for (std::uint64_t i = 0; i < l.index_slots; ++i)
+    (Get64(b, l.index_at() + 8 * i) != 0 ? occupied : empty).push_back(i);
   const auto slot_at = [&](std::uint64_t i) { return l.index_at() + 8 * i; };
   if (occupied.empty() || empty.empty()) return FlipBytes(b);
   const std::uint64_t i = occupied[Below(occupied.size())];
@@ -779,8 +785,8 @@ std::string Mutator::MutateIndex(std::string& b) {
       break;
     }
     case 4: {
-      const std::uint64_t field = Pick<std::uint64_t>(rng_, {0, 1, l.committed_end / 8, l.committed_end / 8 + 1,
-                                                             (v & kOffsetMask) + 1, kOffsetMask});
+      const std::uint64_t field = Pick<std::uint64_t>(
+          rng_, {0, 1, l.committed_end / 8, l.committed_end / 8 + 1, (v & kOffsetMask) + 1, kOffsetMask});
       Set64(b, slot_at(i), (v & ~kOffsetMask) | (field & kOffsetMask));
       what = "index slot " + std::to_string(i) + " offset field = " + std::to_string(field & kOffsetMask);
       break;
@@ -821,10 +827,18 @@ std::string Mutator::FlipBytes(std::string& b) {
   for (std::uint64_t n = 0; n < count; ++n) {
     std::uint64_t at;
     switch (Below(4)) {
-      case 0: at = Below(std::min<std::size_t>(b.size(), 512)); break;
-      case 1: at = kHeaderSize + Below(l.committed_end + 16); break;
-      case 2: at = l.index_at() + Below(l.index_slots * 8); break;
-      default: at = Below(b.size()); break;
+      case 0:
+        at = Below(std::min<std::size_t>(b.size(), 512));
+        break;
+      case 1:
+        at = kHeaderSize + Below(l.committed_end + 16);
+        break;
+      case 2:
+        at = l.index_at() + Below(l.index_slots * 8);
+        break;
+      default:
+        at = Below(b.size());
+        break;
     }
     if (at >= b.size()) at = Below(b.size());
     if (Below(2) == 0) {
@@ -854,25 +868,52 @@ std::string Mutator::MutateSpare(StoreFiles& files) {
 std::string Mutator::MutateOnce(StoreFiles& files) {
   std::string& b = files.store;
   switch (Below(22)) {
-    case 0: case 1: case 2: case 3: case 4: return MutateHeaderWord(b);
-    case 5: case 6: return MutateStaticField(b);
-    case 7: case 8: case 9: return MutateJournal(b);
-    case 10: case 11: case 12: return MutateRecord(b);
-    case 13: case 14: return MoveRecords(b);
-    case 15: case 16: case 17: return MutateIndex(b);
-    case 18: return MutateSize(b);
-    case 19: return FlipBytes(b);
+    case 0:
+    case 1:
+    case 2:
+    case 3:
+    case 4:
+      return MutateHeaderWord(b);
+    case 5:
+    case 6:
+      return MutateStaticField(b);
+    case 7:
+    case 8:
+    case 9:
+      return MutateJournal(b);
+    case 10:
+    case 11:
+    case 12:
+      return MutateRecord(b);
+    case 13:
+    case 14:
+      return MoveRecords(b);
+    case 15:
+    case 16:
+    case 17:
+      return MutateIndex(b);
+    case 18:
+      return MutateSize(b);
+    case 19:
+      return FlipBytes(b);
     case 20: {
       // The clean state itself: dirty (as after a crash), clean (an index and
       // counts anyone can seal), or last opened under another boot (as after a
       // power cut: the recovery rules apply).
       switch (Below(3)) {
-        case 0: Set64(b, kCleanCheck, 0); return "made dirty";
-        case 1: ResealClean(b, true); return "made clean (counts from the index)";
-        default: Set64(b, kBoot, Get64(b, kBoot) ^ 0x5A5A); return "boot tag of another boot";
+        case 0:
+          Set64(b, kCleanCheck, 0);
+          return "made dirty";
+        case 1:
+          ResealClean(b, true);
+          return "made clean (counts from the index)";
+        default:
+          Set64(b, kBoot, Get64(b, kBoot) ^ 0x5A5A);
+          return "boot tag of another boot";
       }
     }
-    default: return MutateSpare(files);
+    default:
+      return MutateSpare(files);
   }
 }
 
@@ -944,16 +985,16 @@ MmapOptions Through(FileSystem* fs) {
 // Runs the operations on an opened store and compares them with a model.
 class Checker {
  public:
-  Checker(std::string path, FileSystem* fs, std::uint64_t ops_seed)
-      : path_(std::move(path)), fs_(fs), rng_(ops_seed) {}
+  Checker(std::string path, FileSystem* fs, std::uint64_t ops_seed) : path_(std::move(path)), fs_(fs), rng_(ops_seed) {}
 
   // "" when the store agrees with `model` in every way it can be asked.
   std::string Agrees(const MmapStateStore& store, const Model& model) {
     Model scanned;
     std::string error = Scan(store, scanned);
     if (!error.empty()) return error;
-    if (scanned != model) return "the scan gives " + std::to_string(scanned.size()) + " entries, not the " +
-                                 std::to_string(model.size()) + " expected" + FirstDifference(scanned, model);
+    if (scanned != model)
+      return "the scan gives " + std::to_string(scanned.size()) + " entries, not the " + std::to_string(model.size()) +
+             " expected" + FirstDifference(scanned, model);
     return Consistent(store, model);
   }
 
@@ -1127,7 +1168,8 @@ class Checker {
     if (!s.ok()) return "does not validate: " + s.ToString();
     Model held;
     ForEachSnapshotEntry(blob, [&](std::string_view k, std::string_view v) { held.emplace(k, v); });
-    if (held != model) return "holds " + std::to_string(held.size()) + " entries, the scan " + std::to_string(model.size());
+    if (held != model)
+      return "holds " + std::to_string(held.size()) + " entries, the scan " + std::to_string(model.size());
     return {};
   }
 

@@ -130,10 +130,10 @@ Model Contents(const MmapStateStore& store) {
 
 struct Tally {
   int images = 0;
-  int refused = 0;        // did not open
-  int inconsistent = 0;   // opened to a state that never existed (or predates the flush)
-  int at_flush = 0;       // opened to the state of the last flush
-  int latest = 0;         // opened to the state at the cut
+  int refused = 0;       // did not open
+  int inconsistent = 0;  // opened to a state that never existed (or predates the flush)
+  int at_flush = 0;      // opened to the state of the last flush
+  int latest = 0;        // opened to the state at the cut
 };
 
 // A store under test, its model, and the states it went through since the
@@ -230,7 +230,8 @@ class Scenario {
       for (const std::size_t page : dirty) {
         if (std::uniform_real_distribution<double>(0.0, 1.0)(rng_) >= keep) continue;
         const std::size_t at = page * kPage;
-        if (at < now.size()) image.replace(at, std::min(kPage, now.size() - at), now, at, std::min(kPage, now.size() - at));
+        if (at < now.size())
+          image.replace(at, std::min(kPage, now.size() - at), now, at, std::min(kPage, now.size() - at));
       }
       image.resize(size);
       {

@@ -298,7 +298,10 @@ TEST_CASE("restore and compact keep the replaced file as the spare that the next
 TEST_CASE("a spare file left behind by a crash is deleted by the next open", "[mmap]") {
   TempDir dir("mmap_store_test");
   const std::string path = dir.file("state.mmap");
-  { auto store = OpenOrFail(path); REQUIRE(store->put("k", "v").ok()); }
+  {
+    auto store = OpenOrFail(path);
+    REQUIRE(store->put("k", "v").ok());
+  }
   for (const char* leftover : {".spare", ".spare.next"}) {
     std::ofstream(path + leftover) << "left by a crash";
   }
@@ -515,10 +518,17 @@ TEST_CASE("a pending overwrite whose journal does not check out gives Corruption
 TEST_CASE("binary keys with 0x00 and 0xFF bytes are stored and ordered as unsigned bytes", "[mmap]") {
   TempDir dir("mmap_store_test");
   auto store = OpenOrFail(dir.file("state.mmap"));
-  const std::vector<std::string> keys = {Bytes({}),          Bytes({0x00}),       Bytes({0x00, 0x00}),
-                                         Bytes({0x00, 0xFF}), Bytes({0x01}),       Bytes({0x7F}),
-                                         Bytes({0x80}),       Bytes({0xFF}),       Bytes({0xFF, 0x00}),
-                                         Bytes({0xFF, 0xFF}), Bytes({0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF})};
+  const std::vector<std::string> keys = {Bytes({}),
+                                         Bytes({0x00}),
+                                         Bytes({0x00, 0x00}),
+                                         Bytes({0x00, 0xFF}),
+                                         Bytes({0x01}),
+                                         Bytes({0x7F}),
+                                         Bytes({0x80}),
+                                         Bytes({0xFF}),
+                                         Bytes({0xFF, 0x00}),
+                                         Bytes({0xFF, 0xFF}),
+                                         Bytes({0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF})};
   for (std::size_t i = 0; i < keys.size(); ++i) REQUIRE(store->put(keys[i], Numbered("v", i)).ok());
   std::vector<std::string> seen;
   store->range(Bytes({}), Bytes({0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x00}),
@@ -533,8 +543,8 @@ TEST_CASE("binary keys with 0x00 and 0xFF bytes are stored and ordered as unsign
 TEST_CASE("keys sharing their first 8 bytes are ordered by the remaining bytes", "[mmap]") {
   TempDir dir("mmap_store_test");
   auto store = OpenOrFail(dir.file("state.mmap"));
-  const std::vector<std::string> keys = {"abcdefgh", std::string("abcdefgh\0", 9), "abcdefgh0", "abcdefghz",
-                                         "abcdefghzz", "abcdefgi"};
+  const std::vector<std::string> keys = {
+      "abcdefgh", std::string("abcdefgh\0", 9), "abcdefgh0", "abcdefghz", "abcdefghzz", "abcdefgi"};
   for (auto it = keys.rbegin(); it != keys.rend(); ++it) REQUIRE(store->put(*it, *it).ok());
   std::vector<std::string> seen;
   store->prefix_scan("abcdefg", [&](std::string_view k, std::string_view v) {
@@ -655,8 +665,7 @@ TEST_CASE("overwriting with a longer and then a shorter value keeps only the lat
   CHECK(store->fragmentation() > 0.9);
 }
 
-TEST_CASE("deleting a key and reinserting it makes it visible again, and deleting an absent key is fine",
-          "[mmap]") {
+TEST_CASE("deleting a key and reinserting it makes it visible again, and deleting an absent key is fine", "[mmap]") {
   TempDir dir("mmap_store_test");
   const std::string path = dir.file("state.mmap");
   {
@@ -923,8 +932,8 @@ TEST_CASE("invalid options are rejected with a message", "[mmap][errors]") {
   options.initial_index_slots = 1000;
   const Status s = OpenStatus(dir.file("state.mmap"), options);
   CHECK(s.IsInvalidArgument());
-  CHECK(s.message() == dir.file("state.mmap") +
-                           ": initial_index_slots must be a power of two between 8 and 268435456, got 1000");
+  CHECK(s.message() ==
+        dir.file("state.mmap") + ": initial_index_slots must be a power of two between 8 and 268435456, got 1000");
   options.initial_index_slots = 8;
   options.initial_data_bytes = std::size_t{1} << 62;
   const Status big = OpenStatus(dir.file("state.mmap"), options);
@@ -1027,8 +1036,8 @@ TEST_CASE("a truncated file gives Corruption naming the file and the sizes", "[m
     const Status s = OpenStatus(path);
     INFO("cut at " << cut);
     CHECK(s.IsCorruption());
-    CHECK(s.message() == path + ": file truncated: the header describes 8704 bytes but the file has " +
-                             std::to_string(cut));
+    CHECK(s.message() ==
+          path + ": file truncated: the header describes 8704 bytes but the file has " + std::to_string(cut));
   }
   WriteFile(path, full);
   auto store = OpenOrFail(path);
@@ -1066,10 +1075,9 @@ TEST_CASE("a file of another boot shorter than its geometry is recovered within 
     CHECK(st.st_blocks * 512 <= 64 * 1024);
     REQUIRE(store->put("delta", "fourth value").ok());
   }
-  CheckMatches(*OpenOrFail(path), {{"alpha", "first value"},
-                                   {"beta", "second value"},
-                                   {"gamma", "third value"},
-                                   {"delta", "fourth value"}});
+  CheckMatches(
+      *OpenOrFail(path),
+      {{"alpha", "first value"}, {"beta", "second value"}, {"gamma", "third value"}, {"delta", "fourth value"}});
 }
 
 TEST_CASE("a corrupted header byte gives a clear error naming the file", "[mmap][errors]") {
@@ -1128,8 +1136,9 @@ TEST_CASE("a corrupted header byte gives a clear error naming the file", "[mmap]
   const Status old_status = OpenStatus(path);
   CHECK(old_status.IsInvalidArgument());
   CHECK(old_status.message() ==
-        path + ": unsupported format version 1 (written before the key hash became keyed XXH3; this build reads "
-               "version 3: snapshot the store with the build that wrote it and restore the snapshot into a new file)");
+        path +
+            ": unsupported format version 1 (written before the key hash became keyed XXH3; this build reads "
+            "version 3: snapshot the store with the build that wrote it and restore the snapshot into a new file)");
   // The journal image area is read only while the journal word is set.
   for (std::size_t offset : {std::size_t{1024}, std::size_t{3000}, std::size_t{4095}}) {
     std::string scribbled = good;
@@ -1338,7 +1347,8 @@ TEST_CASE("a cleanly closed file whose index disagrees with its records gives Co
   }
   SECTION("a slot beyond an empty slot on its key's probe path") {
     std::size_t slot = 0;
-    while (GetU64(good, kSmallIndexStart + 8 * slot) == 0 || GetU64(good, kSmallIndexStart + 8 * ((slot + 1) % 64)) != 0 ||
+    while (GetU64(good, kSmallIndexStart + 8 * slot) == 0 ||
+           GetU64(good, kSmallIndexStart + 8 * ((slot + 1) % 64)) != 0 ||
            GetU64(good, kSmallIndexStart + 8 * ((slot + 2) % 64)) != 0) {
       ++slot;
       REQUIRE(slot < 64);
@@ -1351,8 +1361,8 @@ TEST_CASE("a cleanly closed file whose index disagrees with its records gives Co
     WriteFile(path, bad);
     const Status s = OpenStatus(path);
     CHECK(s.IsCorruption());
-    CHECK(s.message() == path + ": index slot " + std::to_string(moved) +
-                             " lies beyond an empty slot on its key's probe path");
+    CHECK(s.message() ==
+          path + ": index slot " + std::to_string(moved) + " lies beyond an empty slot on its key's probe path");
     CHECK(ReadFile(path) == bad);
   }
   SECTION("a live count that differs from the occupied slots") {
@@ -1445,8 +1455,9 @@ TEST_CASE("a pending overwrite larger than its target gives Corruption and leave
   WriteFile(path, bytes);
   const Status s = OpenStatus(path);
   CHECK(s.IsCorruption());
-  CHECK(s.message() == path + ": the overwrite journal names data offset 0, a record of another size than the "
-                              "journal's image");
+  CHECK(s.message() == path +
+                           ": the overwrite journal names data offset 0, a record of another size than the "
+                           "journal's image");
   CHECK(ReadFile(path) == bytes);
 }
 
@@ -1600,9 +1611,10 @@ class DirectoryRefusingFileSystem : public FileSystem {
   }
 };
 
-TEST_CASE("a compaction whose directory sync fails keeps its result and the next flush reports it, naming the "
-          "directory",
-          "[mmap][errors]") {
+TEST_CASE(
+    "a compaction whose directory sync fails keeps its result and the next flush reports it, naming the "
+    "directory",
+    "[mmap][errors]") {
   TempDir dir("mmap_store_test");
   const std::string path = dir.file("state.mmap");
   DirectoryRefusingFileSystem fs;

@@ -28,9 +28,7 @@ void SetU64(std::string& s, std::size_t at, std::uint64_t v) { std::memcpy(s.dat
 
 // Recomputes the trailing checksum after a test edited the blob, so that the
 // check under test (not the checksum) is what rejects it.
-void Reseal(std::string& blob) {
-  SetU64(blob, blob.size() - 8, XXH3_64bits(blob.data(), blob.size() - 8));
-}
+void Reseal(std::string& blob) { SetU64(blob, blob.size() - 8, XXH3_64bits(blob.data(), blob.size() - 8)); }
 
 // Builds a blob by hand, entries in the order given (sorted or not).
 std::string HandBuilt(const Pairs& entries) {
@@ -127,7 +125,8 @@ TEST_CASE("the checksum of a large snapshot is XXH3-64 of everything before the 
   // Large enough for XXH3's long-input path, which may run vectorised.
   InMemoryStateStore store;
   for (int i = 0; i < 2000; ++i) {
-    REQUIRE(store.put("key-" + std::to_string(i), std::string(static_cast<std::size_t>(i % 300), static_cast<char>(i))).ok());
+    REQUIRE(store.put("key-" + std::to_string(i), std::string(static_cast<std::size_t>(i % 300), static_cast<char>(i)))
+                .ok());
   }
   const std::string blob = store.snapshot();
   REQUIRE(blob.size() > 100'000);
@@ -140,8 +139,7 @@ TEST_CASE("the checksum of a large snapshot is XXH3-64 of everything before the 
   CHECK(Validate(damaged).message() == "snapshot checksum mismatch: the blob was altered or torn");
 }
 
-TEST_CASE("flipping any single byte of a snapshot is rejected and restore leaves the store unchanged",
-          "[snapshot]") {
+TEST_CASE("flipping any single byte of a snapshot is rejected and restore leaves the store unchanged", "[snapshot]") {
   const std::string good = SmallSnapshot();
   InMemoryStateStore target;
   REQUIRE(target.put("existing", "state").ok());
@@ -163,8 +161,7 @@ TEST_CASE("flipping any single byte of a snapshot is rejected and restore leaves
   }
 }
 
-TEST_CASE("a snapshot truncated at any length is rejected and restore leaves the store unchanged",
-          "[snapshot]") {
+TEST_CASE("a snapshot truncated at any length is rejected and restore leaves the store unchanged", "[snapshot]") {
   const std::string good = SmallSnapshot();
   InMemoryStateStore target;
   REQUIRE(target.put("existing", "state").ok());

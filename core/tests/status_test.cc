@@ -35,9 +35,8 @@ TEST_CASE("each error constructor sets its code and only that predicate", "[stat
   CHECK(io.IsIOError());
   CHECK(busy.IsBusy());
   CHECK(exhausted.IsResourceExhausted());
-  const int matches = invalid.IsCorruption() + invalid.IsIOError() + invalid.IsBusy() +
-                      invalid.IsResourceExhausted() + corruption.IsInvalidArgument() + io.IsBusy() +
-                      busy.IsIOError() + exhausted.IsCorruption();
+  const int matches = invalid.IsCorruption() + invalid.IsIOError() + invalid.IsBusy() + invalid.IsResourceExhausted() +
+                      corruption.IsInvalidArgument() + io.IsBusy() + busy.IsIOError() + exhausted.IsCorruption();
   CHECK(matches == 0);
 }
 

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 
 #include <catch2/catch.hpp>
-
 #include <filesystem>
 #include <initializer_list>
 #include <set>

@@ -102,8 +102,7 @@ class MmapStateStore final : public mmap_internal::MmapCore {
   // Busy (already open elsewhere) or InvalidArgument (bad options or an
   // unsupported format version), each message naming the file and the
   // problem, and leaves `out` empty.
-  static Status Open(const std::string& path, std::unique_ptr<MmapStateStore>& out,
-                     const MmapOptions& options = {});
+  static Status Open(const std::string& path, std::unique_ptr<MmapStateStore>& out, const MmapOptions& options = {});
 
   // Clean close: records the index checksum and statistics so the next Open
   // can trust the on-file index, then unmaps and unlocks. Does not msync;

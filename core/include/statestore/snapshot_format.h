@@ -39,8 +39,7 @@ inline constexpr std::size_t kSnapshotTrailerSize = 8;
 // Bytes of a snapshot holding `entry_count` entries whose keys and values
 // add up to `kv_bytes`.
 constexpr std::size_t SnapshotSize(std::size_t entry_count, std::size_t kv_bytes) {
-  return kSnapshotHeaderSize + entry_count * kSnapshotEntryHeaderSize + kv_bytes +
-         kSnapshotTrailerSize;
+  return kSnapshotHeaderSize + entry_count * kSnapshotEntryHeaderSize + kv_bytes + kSnapshotTrailerSize;
 }
 
 // Writes a snapshot into a caller-owned string in one pass.

@@ -40,8 +40,8 @@ namespace statestore {
 
 // Size limits, enforced by put() with Status::InvalidArgument beyond them.
 // Lengths travel as 32-bit fields in both the snapshot and the mmap formats.
-inline constexpr std::size_t kMaxKeySize = 64 * 1024;             // 64 KiB
-inline constexpr std::size_t kMaxValueSize = 256 * 1024 * 1024;   // 256 MiB
+inline constexpr std::size_t kMaxKeySize = 64 * 1024;            // 64 KiB
+inline constexpr std::size_t kMaxValueSize = 256 * 1024 * 1024;  // 256 MiB
 
 // Called once per entry, in ascending lexicographic (unsigned byte) key order.
 // Return true to continue, false to stop the scan early. The views are valid

@@ -39,9 +39,7 @@ class Status {
   static Status IOError(std::string_view msg, std::string_view detail = {}) {
     return Status(Code::kIOError, msg, detail);
   }
-  static Status Busy(std::string_view msg, std::string_view detail = {}) {
-    return Status(Code::kBusy, msg, detail);
-  }
+  static Status Busy(std::string_view msg, std::string_view detail = {}) { return Status(Code::kBusy, msg, detail); }
   static Status ResourceExhausted(std::string_view msg, std::string_view detail = {}) {
     return Status(Code::kResourceExhausted, msg, detail);
   }

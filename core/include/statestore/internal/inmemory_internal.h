@@ -348,8 +348,7 @@ class InMemoryCore : public StateStore {
 };
 
 template <bool kSkipDeleted, typename F>
-[[gnu::always_inline]] inline void InMemoryCore::ScanRange(std::string_view start, std::string_view end,
-                                                           F& f) const {
+[[gnu::always_inline]] inline void InMemoryCore::ScanRange(std::string_view start, std::string_view end, F& f) const {
   using internal::KeyPrefix;
   const std::uint64_t end_prefix = KeyPrefix(end);
   for (auto it = ordered_.lower_bound(KeyProbe{KeyPrefix(start), start}); it != ordered_.end(); ++it) {
