@@ -305,27 +305,17 @@ std::size_t InMemoryCore::TEST_memory_usage() const {
   return arena_.reserved_bytes() + index_capacity() * sizeof(std::uint64_t) + ordered_estimate;
 }
 
-std::size_t InMemoryCore::TEST_longest_probe_distance() const {
-  if (!slots_owner_) return 0;
-  std::size_t longest = 0;
+internal::ProbeDistances InMemoryCore::TEST_probe_distances() const {
+  internal::ProbeDistances distances;
+  if (!slots_owner_) return distances;
   for (std::size_t i = 0; i <= slot_mask_; ++i) {
     const std::uint64_t s = slots_[i];
     if (s == kEmptySlot || s == kTombstone) continue;
-    const std::size_t home = Hash(SlotEntry(s)->key()) & slot_mask_;
-    longest = std::max(longest, (i - home) & slot_mask_);
+    const std::size_t distance = (i - (Hash(SlotEntry(s)->key()) & slot_mask_)) & slot_mask_;
+    distances.longest = std::max(distances.longest, distance);
+    distances.total += distance;
   }
-  return longest;
-}
-
-std::size_t InMemoryCore::TEST_total_probe_distance() const {
-  if (!slots_owner_) return 0;
-  std::size_t total = 0;
-  for (std::size_t i = 0; i <= slot_mask_; ++i) {
-    const std::uint64_t s = slots_[i];
-    if (s == kEmptySlot || s == kTombstone) continue;
-    total += (i - (Hash(SlotEntry(s)->key()) & slot_mask_)) & slot_mask_;
-  }
-  return total;
+  return distances;
 }
 
 }  // namespace inmemory_internal

@@ -815,20 +815,15 @@ void MmapCore::BuildOrderedIndex() const {
   ordered_valid_ = true;
 }
 
-std::size_t MmapCore::TEST_longest_probe_distance() const {
-  std::uint64_t longest = 0;
+internal::ProbeDistances MmapCore::TEST_probe_distances() const {
+  internal::ProbeDistances distances;
   for (std::uint64_t i = 0; i < index_slots_; ++i) {
-    if (index_[i] != 0) longest = std::max(longest, (i - HomeOf(index_[i])) & index_mask_);
+    if (index_[i] == 0) continue;
+    const std::size_t distance = (i - HomeOf(index_[i])) & index_mask_;
+    distances.longest = std::max(distances.longest, distance);
+    distances.total += distance;
   }
-  return longest;
-}
-
-std::size_t MmapCore::TEST_total_probe_distance() const {
-  std::uint64_t total = 0;
-  for (std::uint64_t i = 0; i < index_slots_; ++i) {
-    if (index_[i] != 0) total += (i - HomeOf(index_[i])) & index_mask_;
-  }
-  return total;
+  return distances;
 }
 
 std::uint64_t MmapCore::HomeOf(std::uint64_t slot_value) const { return (slot_value >> kOffsetBits) >> index_shift_; }

@@ -129,8 +129,8 @@ Shape Measure(Store& store, const std::vector<std::string>& keys) {
   const auto ns = [](auto d) {
     return static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
   };
-  return Shape{store.TEST_total_probe_distance(), store.TEST_longest_probe_distance(),
-               ns(t1 - t0) / static_cast<double>(keys.size()),
+  const internal::ProbeDistances distances = store.TEST_probe_distances();
+  return Shape{distances.total, distances.longest, ns(t1 - t0) / static_cast<double>(keys.size()),
                ns(t2 - t1) / static_cast<double>(keys.size() * kGetPasses)};
 }
 

@@ -210,11 +210,8 @@ class InMemoryCore : public StateStore {
   std::size_t TEST_dead_record_bytes() const { return dead_record_bytes(); }
   // Hash slots currently allocated (0 before the first insert).
   std::size_t TEST_index_capacity() const { return index_capacity(); }
-  // The longest distance, in slots, of a live key from its home slot, and
-  // the sum of those distances over all live keys (a lookup of a present
-  // key costs 1 + its distance in slot reads).
-  std::size_t TEST_longest_probe_distance() const;
-  std::size_t TEST_total_probe_distance() const;
+  // Probe distances of the live keys (store_common.h).
+  internal::ProbeDistances TEST_probe_distances() const;
   // This instance's keyed hash of `key` (stable for the life of the store
   // until restore(), which adopts a new secret unless the store was built
   // with a FixedHashSeed).

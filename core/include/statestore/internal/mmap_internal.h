@@ -73,11 +73,8 @@ struct FileSpec {
 // test-only observers (TEST_*); everything else is for the store alone.
 class MmapCore : public StateStore {
  public:
-  // The longest distance, in slots, of a live key from its home slot, and
-  // the sum of those distances over all live keys (for the hash-flooding
-  // tests; O(index slots)).
-  std::size_t TEST_longest_probe_distance() const;
-  std::size_t TEST_total_probe_distance() const;
+  // Probe distances of the live keys (store_common.h); O(index slots).
+  internal::ProbeDistances TEST_probe_distances() const;
 
  protected:
   MmapCore();

@@ -39,4 +39,13 @@ inline std::uint64_t KeyPrefix(std::string_view key) {
   return __builtin_bswap64(v);
 }
 
+// What the hash-flooding tests observe of a backend's hash index: the
+// longest distance, in slots, of a live key from its home slot, and the sum
+// of those distances over all live keys (a lookup of a present key reads
+// 1 + its distance slots).
+struct ProbeDistances {
+  std::size_t longest = 0;
+  std::size_t total = 0;
+};
+
 }  // namespace statestore::internal
