@@ -35,15 +35,23 @@ def split(doc, shards):
 
 
 def test_the_plan_deals_every_benchmark_once_balanced_by_measured_time():
+    # The committed full baseline is re-recorded from time to time: what it holds is read
+    # from it here, not written into the test.
+    rows = [r for r in json.loads(FULL.read_text())["benchmarks"] if r.get("run_type") == "iteration"]
+    names = {r["run_name"] for r in rows}
+    flush = [r for r in rows if r["run_name"] == "state_put_mmap_flush/every:1000"]
+    assert len(names) > 90 and flush and all(r["time_unit"] == "ns" for r in flush)
     times = merge.durations(FULL)
     shards = merge.plan(times, 3)
     dealt = [b for s in shards for b in s.benchmarks]
-    assert sorted(dealt) == sorted(times) and len(dealt) == len(set(dealt)) == 93
+    assert sorted(dealt) == sorted(times) and len(dealt) == len(set(dealt)) == len(names)
     loads = [s.seconds for s in shards]
     assert max(loads) / min(loads) < 1.05
     assert sum(loads) == pytest.approx(sum(times.values()))
     assert merge.plan(times, 3) == shards  # deterministic
-    assert times["state_put_mmap_flush/every:1000"] == pytest.approx(11.98, abs=0.01)
+    # seconds = iterations x real_time, summed over the repetitions
+    assert times["state_put_mmap_flush/every:1000"] == pytest.approx(
+        sum(r["iterations"] * r["real_time"] * 1e-9 for r in flush))
 
 
 def test_a_shard_filter_selects_exactly_its_benchmarks():
